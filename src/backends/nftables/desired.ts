@@ -1,0 +1,130 @@
+// Port policies -> the table's elements and its shared load-balancing chains.
+// Everything per service or per endpoint is an element; chains exist once
+// per distinct endpoint count (and affinity timeout), whatever the cluster size.
+import type { Config } from '../../config/config.js';
+import { withoutNested } from '../../state/addr.js';
+import type { Endpoint, Family, NodeInfo, ProxyState } from '../../state/types.js';
+import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
+import { declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
+import { withComment, type Chain, type NftTable } from './model.js';
+import { isLoopback } from '../../state/addr.js';
+
+export function desiredTables(state: ProxyState, cfg: Config): NftTable[] {
+  const policies = decideAll(state);
+  return (['ipv4', 'ipv6'] as const).map((f) => desiredTable(policies.filter((p) => p.sp.family === f), state, cfg, f));
+}
+
+class TableBuilder {
+  readonly elements = new Map<string, Map<string, string>>();
+  readonly chains: Map<string, Chain>;
+  constructor(readonly fam: FamilyNames, statics: Map<string, Chain>, sets: Iterable<string>) {
+    this.chains = statics;
+    for (const s of sets) this.elements.set(s, new Map());
+  }
+  add(set: string, key: string, value = ''): void {
+    this.elements.get(set)!.set(key, value);
+  }
+
+  /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that enters them. */
+  group(kind: DispatchKind, key: string, eps: readonly Endpoint[], affinity: number): string {
+    eps.forEach((e, slot) => {
+      this.add(`${kind}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`);
+      this.add('hairpin', `${e.ip} . ${e.ip}`);
+    });
+    return `goto ${affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length)}`;
+  }
+
+  private randomChain(kind: DispatchKind, n: number): string {
+    const name = `${kind}-${n}`;
+    if (!this.chains.has(name)) {
+      this.chains.set(name, { rules: [`dnat ${this.fam.ip} to ${keyExpr(kind, this.fam)} . numgen random mod ${n} map @${kind}-backends`] });
+    }
+    return name;
+  }
+
+  /** kube-proxy's per-endpoint affinity, flattened: the client's last slot is a set element. */
+  private affinityChain(kind: DispatchKind, n: number, timeout: number): string {
+    const name = `${kind}-affinity-${timeout}-${n}`;
+    if (this.chains.has(name)) return name;
+    const k = keyExpr(kind, this.fam);
+    const slots = Array.from({ length: n }, (_, i) => this.slotChain(kind, timeout, i));
+    this.chains.set(name, { rules: [
+      ...slots.map((s, i) => `${this.fam.ip} saddr . ${k} . ${slotConst(i)} @${kind}-affinity goto ${s}`),
+      `numgen random mod ${n} vmap { ${slots.map((s, i) => `${i} : goto ${s}`).join(', ')} }`,
+    ] });
+    return name;
+  }
+
+  private slotChain(kind: DispatchKind, timeout: number, slot: number): string {
+    const name = `${kind}-affinity-${timeout}-slot-${slot}`;
+    if (!this.chains.has(name)) {
+      const k = keyExpr(kind, this.fam);
+      this.chains.set(name, { rules: [
+        `update @${kind}-affinity { ${this.fam.ip} saddr . ${k} . ${slotConst(slot)} timeout ${timeout}s }`,
+        `dnat ${this.fam.ip} to ${k} . ${slotConst(slot)} map @${kind}-backends`,
+      ] });
+    }
+    return name;
+  }
+}
+
+/** A constant in a concatenation: nft 1.0.6 has no literal there, but "inc mod 1" is always 0. */
+function slotConst(i: number): string {
+  return `numgen inc mod 1 offset ${i}`;
+}
+
+function desiredTable(policies: readonly PortPolicy[], state: ProxyState, cfg: Config, f: Family): NftTable {
+  const fam = familyNames(f);
+  const sets = declareSets(f);
+  const b = new TableBuilder(fam, staticChains(cfg, state.node, f), sets.keys());
+  for (const ip of nodePortIPs(cfg, state.node, f)) b.add('nodeport-ips', ip);
+  for (const c of withoutNested(state.serviceCIDRs.filter((c) => c.family === f))) b.add('service-cidrs', c.text);
+  for (const p of policies) addPort(b, p);
+  return { family: fam.nft, sets, chains: b.chains, elements: b.elements };
+}
+
+function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {
+  return cfg.nodePortAddresses === 'primary' ? node.ips[f].filter((ip) => !isLoopback(ip)) : [];
+}
+
+function addPort(b: TableBuilder, p: PortPolicy): void {
+  const { sp } = p;
+  const c = (data: string) => withComment(data, sp.id); // ids are built from validated names only
+  const vipKey = (ip: string) => `${ip} . ${sp.protocol} . ${sp.port}`;
+  const npKey = `${sp.protocol} . ${sp.nodePort}`;
+  const noEndpoint = (v: NoEndpointVerdict) => (v === 'reject' ? 'goto reject-chain' : 'drop');
+
+  b.add('cluster-ips', sp.clusterIP);
+  if (p.internal.length > 0) {
+    b.add('service-ips', vipKey(sp.clusterIP), c(b.group('vip', vipKey(sp.clusterIP), p.internal, sp.affinityTimeout)));
+  }
+  if (p.internalVerdict) b.add('no-endpoint-services', vipKey(sp.clusterIP), c(noEndpoint(p.internalVerdict)));
+
+  const externals = [...sp.externalIPs, ...sp.loadBalancerIPs];
+  const entry = sp.externalPolicyLocal ? 'local' : 'cluster';
+  for (const ip of externals) {
+    if (p.externalDispatched) {
+      b.add('service-ips', vipKey(ip), c(`goto external-${entry}`));
+      dispatchExternal(b, p, 'vip', vipKey(ip), 'external-ips', 'shortcircuit-ips');
+    }
+    if (p.externalVerdict) b.add('no-endpoint-services', vipKey(ip), c(noEndpoint(p.externalVerdict)));
+  }
+  if (sp.nodePort !== 0) {
+    if (p.externalDispatched) {
+      b.add('service-nodeports', npKey, c(`goto nodeport-${entry}`));
+      dispatchExternal(b, p, 'np', npKey, 'external-nodeports', 'shortcircuit-nodeports');
+    }
+    if (p.externalVerdict) b.add('no-endpoint-nodeports', npKey, c(noEndpoint(p.externalVerdict)));
+  }
+  if (p.firewallAllow) {
+    for (const ip of sp.loadBalancerIPs) {
+      b.add('firewall-ips', vipKey(ip));
+      for (const c of withoutNested(p.firewallAllow)) b.add('firewall-allow', `${vipKey(ip)} . ${c.text}`);
+    }
+  }
+}
+
+function dispatchExternal(b: TableBuilder, p: PortPolicy, kind: 'vip' | 'np', key: string, map: string, scMap: string): void {
+  if (p.external.length > 0) b.add(map, key, b.group(kind, key, p.external, p.sp.affinityTimeout));
+  if (p.shortCircuit.length > 0) b.add(scMap, key, b.group(kind === 'vip' ? 'vipsc' : 'npsc', key, p.shortCircuit, p.sp.affinityTimeout));
+}

@@ -1,0 +1,147 @@
+// The fixed part of the table: sets, maps and the chains whose rules depend
+// only on configuration and the node, never on the number of services.
+import type { Config } from '../../config/config.js';
+import type { Cidr, Family, NodeInfo } from '../../state/types.js';
+import type { Chain, NftFamily } from './model.js';
+
+/** The four ways a packet can be load-balanced; each has its own backends map. */
+export const DISPATCH_KINDS = ['vip', 'vipsc', 'np', 'npsc'] as const;
+export type DispatchKind = (typeof DISPATCH_KINDS)[number];
+
+export interface FamilyNames {
+  readonly nft: NftFamily;
+  readonly ip: 'ip' | 'ip6';
+  readonly addr: 'ipv4_addr' | 'ipv6_addr';
+  readonly loopback: string;
+}
+
+export function familyNames(f: Family): FamilyNames {
+  return f === 'ipv4'
+    ? { nft: 'ip', ip: 'ip', addr: 'ipv4_addr', loopback: '127.0.0.0/8' }
+    : { nft: 'ip6', ip: 'ip6', addr: 'ipv6_addr', loopback: '::1' };
+}
+
+/** The packet fields a dispatch kind is keyed by. */
+export function keyExpr(kind: DispatchKind, fam: FamilyNames): string {
+  return kind === 'vip' || kind === 'vipsc' ? `${fam.ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport';
+}
+
+const AFFINITY_SET_SIZE = 1048576;
+
+export function declareSets(f: Family): Map<string, string> {
+  const fam = familyNames(f);
+  const vipKey = `${fam.addr} . inet_proto . inet_service`;
+  const sets = new Map<string, string>([
+    ['cluster-ips', `type ${fam.addr} ;`],
+    ['nodeport-ips', `type ${fam.addr} ;`],
+    ['service-cidrs', `type ${fam.addr} ; flags interval ;`],
+    ['service-ips', `type ${vipKey} : verdict ;`],
+    ['service-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['external-ips', `type ${vipKey} : verdict ;`],
+    ['external-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['shortcircuit-ips', `type ${vipKey} : verdict ;`],
+    ['shortcircuit-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['no-endpoint-services', `type ${vipKey} : verdict ;`],
+    ['no-endpoint-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['firewall-ips', `type ${vipKey} ;`],
+    ['firewall-allow', `type ${vipKey} . ${fam.addr} ; flags interval ;`],
+    ['hairpin', `type ${fam.addr} . ${fam.addr} ;`],
+  ]);
+  for (const kind of DISPATCH_KINDS) {
+    const key = keyExpr(kind, fam);
+    // typeof makes "... . numgen" a legal key; the modulus here only fixes its type.
+    sets.set(`${kind}-backends`, `typeof ${key} . numgen random mod 2 : ${fam.ip} daddr . th dport ;`);
+    // Client affinity: a dynamic *set* (nft 1.0.6 cannot update IPv6 concatenated maps).
+    sets.set(`${kind}-affinity`, `typeof ${fam.ip} saddr . ${key} . numgen random mod 2 ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`);
+  }
+  return sets;
+}
+
+/** Rule fragments that tell pod traffic apart (kube-proxy's LocalTrafficDetector). */
+function localDetector(cfg: Config, node: NodeInfo, f: Family): { local: string; notLocal: string } | null {
+  const fam = familyNames(f);
+  const cidrSet = (cs: readonly Cidr[]) => {
+    const mine = cs.filter((c) => c.family === f).map((c) => c.text);
+    return mine.length === 0 ? null : mine.length === 1 ? mine[0]! : `{ ${mine.join(', ')} }`;
+  };
+  switch (cfg.detectLocalMode) {
+    case 'ClusterCIDR':
+    case 'NodeCIDR': {
+      const set = cidrSet(cfg.detectLocalMode === 'ClusterCIDR' ? cfg.clusterCIDRs : node.podCIDRs);
+      return set === null ? null : { local: `${fam.ip} saddr ${set}`, notLocal: `${fam.ip} saddr != ${set}` };
+    }
+    case 'BridgeInterface':
+      return cfg.bridgeInterface === '' ? null : { local: `iifname ${q(cfg.bridgeInterface)}`, notLocal: `iifname != ${q(cfg.bridgeInterface)}` };
+    case 'InterfaceNamePrefix':
+      return cfg.interfaceNamePrefix === '' ? null : { local: `iifname ${q(`${cfg.interfaceNamePrefix}*`)}`, notLocal: `iifname != ${q(`${cfg.interfaceNamePrefix}*`)}` };
+  }
+}
+
+function q(s: string): string {
+  return `"${s}"`;
+}
+
+/** How NodePort traffic is recognised, or null when this family serves none. */
+function nodePortMatch(cfg: Config, f: Family): string | null {
+  const fam = familyNames(f);
+  if (cfg.nodePortAddresses === 'primary') return `${fam.ip} daddr @nodeport-ips`;
+  const mine = cfg.nodePortAddresses.filter((c) => c.family === f);
+  if (mine.length === 0) return null;
+  const local = `fib daddr type local ${fam.ip} daddr != ${fam.loopback}`;
+  if (mine.some((c) => c.text.endsWith('/0'))) return local;
+  return `${fam.ip} daddr { ${mine.map((c) => c.text).join(', ')} } ${local}`;
+}
+
+export function staticChains(cfg: Config, node: NodeInfo, f: Family): Map<string, Chain> {
+  const fam = familyNames(f);
+  const mark = `0x${(1 << cfg.masqueradeBit).toString(16).padStart(8, '0')}`;
+  const vip = keyExpr('vip', fam);
+  const np = nodePortMatch(cfg, f);
+  const det = localDetector(cfg, node, f);
+  const base = (type: string, hook: string, prio: number, rules: string[]): Chain =>
+    ({ base: `type ${type} hook ${hook} priority ${prio} ; policy accept ;`, rules });
+  const newConn = 'ct state new';
+  const clusterMasq = cfg.masqueradeAll ? [`${fam.ip} daddr @cluster-ips jump mark-for-masquerade`]
+    : det ? [`${fam.ip} daddr @cluster-ips ${det.notLocal} jump mark-for-masquerade`] : [];
+  const shortCircuit = (key: string, map: string) => [
+    ...(det ? [`${det.local} ${key} vmap @${map}`] : []),
+    'fib saddr type local jump mark-for-masquerade',
+    `fib saddr type local ${key} vmap @${map}`,
+  ];
+  return new Map<string, Chain>([
+    ['filter-prerouting-pre-dnat', base('filter', 'prerouting', -110, [`${newConn} jump firewall-check`])],
+    ['filter-output-pre-dnat', base('filter', 'output', -110, [`${newConn} jump firewall-check`])],
+    ['nat-prerouting', base('nat', 'prerouting', -100, ['jump services'])],
+    ['nat-output', base('nat', 'output', -100, ['jump services'])],
+    ['filter-input', base('filter', 'input', 0, [
+      ...(np ? [`${newConn} jump nodeport-endpoints-check`] : []), `${newConn} jump service-endpoints-check`])],
+    ['filter-forward', base('filter', 'forward', 0, [`${newConn} jump service-endpoints-check`, `${newConn} jump cluster-ips-check`])],
+    ['filter-output', base('filter', 'output', 0, [`${newConn} jump service-endpoints-check`, `${newConn} jump cluster-ips-check`])],
+    ['nat-postrouting', base('nat', 'postrouting', 100, ['jump masquerading'])],
+    ['services', { rules: [
+      ...clusterMasq,
+      `${vip} vmap @service-ips`,
+      ...(np ? [`${np} meta l4proto . th dport vmap @service-nodeports`] : []),
+    ] }],
+    // ETP Cluster: always masquerade, since the endpoint may be on another node.
+    ['external-cluster', { rules: ['jump mark-for-masquerade', `${vip} vmap @external-ips`] }],
+    ['nodeport-cluster', { rules: ['jump mark-for-masquerade', 'meta l4proto . th dport vmap @external-nodeports'] }],
+    // ETP Local: pods and the node itself reach every endpoint, as if they went out and back in;
+    // the node's own traffic is masqueraded because its source is a local address.
+    ['external-local', { rules: [...shortCircuit(vip, 'shortcircuit-ips'), `${vip} vmap @external-ips`] }],
+    ['nodeport-local', { rules: [...shortCircuit('meta l4proto . th dport', 'shortcircuit-nodeports'), 'meta l4proto . th dport vmap @external-nodeports'] }],
+    ['firewall-check', { rules: [`${vip} @firewall-ips ${vip} . ${fam.ip} saddr != @firewall-allow drop`] }],
+    ['service-endpoints-check', { rules: [`${vip} vmap @no-endpoint-services`] }],
+    ['nodeport-endpoints-check', { rules: np ? [`${np} meta l4proto . th dport vmap @no-endpoint-nodeports`] : [] }],
+    ['cluster-ips-check', { rules: [`${fam.ip} daddr @cluster-ips reject`, `${fam.ip} daddr @service-cidrs drop`] }],
+    ['reject-chain', { rules: ['reject'] }],
+    ['mark-for-masquerade', { rules: [`meta mark set meta mark | ${mark}`] }],
+    ['masquerading', { rules: [
+      // Hairpin: an endpoint reaching itself through a service must see another source.
+      `ct status dnat ${fam.ip} saddr . ${fam.ip} daddr @hairpin jump mark-for-masquerade`,
+      `meta mark & ${mark} == 0x00000000 return`,
+      `meta mark set meta mark ^ ${mark}`,
+      'masquerade fully-random',
+    ] }],
+  ]);
+}

@@ -1,0 +1,50 @@
+// The smallest transaction from one table state to another: changed
+// elements, and the rare chain that appears, changes or goes.
+// Contract: render(A) then plan(A, B) leaves the kernel as render(B) does.
+import { addChain, pushElements } from './render.js';
+import { elementText, TABLE, type Chain, type NftTable } from './model.js';
+
+export function planTables(prev: readonly NftTable[], next: readonly NftTable[]): string {
+  const out: string[] = [];
+  for (const n of next) {
+    const p = prev.find((t) => t.family === n.family);
+    if (!p) throw new Error(`no previous ${n.family} table to plan from`);
+    planTable(p, n, out);
+  }
+  return out.length === 0 ? '' : out.join('\n') + '\n';
+}
+
+function planTable(prev: NftTable, next: NftTable, out: string[]): void {
+  const tbl = `${next.family} ${TABLE}`;
+  for (const [name, decl] of next.sets) {
+    if (prev.sets.get(name) !== decl) throw new Error(`set ${name} changed its declaration; a full render is needed`);
+  }
+  // New chains first, so new elements and rules may point at them.
+  const added = [...next.chains].filter(([name]) => !prev.chains.has(name));
+  for (const [name, c] of added) out.push(addChain(tbl, name, c.base));
+  for (const [name, c] of added) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
+  for (const [name, c] of next.chains) {
+    const old = prev.chains.get(name);
+    if (old && !sameChain(old, c)) {
+      if (old.base !== c.base) throw new Error(`base chain ${name} changed its hook; a full render is needed`);
+      out.push(`flush chain ${tbl} ${name}`, ...c.rules.map((r) => `add rule ${tbl} ${name} ${r}`));
+    }
+  }
+  // Deletions before additions: a changed value is a delete plus an add.
+  for (const [set, elems] of prev.elements) {
+    const now = next.elements.get(set)!;
+    pushElements(out, 'delete', tbl, set, [...elems].filter(([k, v]) => now.get(k) !== v).map(([k]) => k));
+  }
+  for (const [set, elems] of next.elements) {
+    const was = prev.elements.get(set)!;
+    pushElements(out, 'add', tbl, set, [...elems].filter(([k, v]) => was.get(k) !== v).map(([k, v]) => elementText(k, v)));
+  }
+  // Last: nothing references a chain whose elements and rules are gone.
+  const gone = [...prev.chains.keys()].filter((name) => !next.chains.has(name));
+  for (const name of gone) out.push(`flush chain ${tbl} ${name}`);
+  for (const name of gone) out.push(`delete chain ${tbl} ${name}`);
+}
+
+function sameChain(a: Chain, b: Chain): boolean {
+  return a.base === b.base && a.rules.length === b.rules.length && a.rules.every((r, i) => r === b.rules[i]);
+}

@@ -1,0 +1,32 @@
+// A full nft script: creates the table, or replaces an existing one in the
+// same atomic transaction ("add" first so "delete" cannot fail).
+import { elementText, TABLE, type NftTable } from './model.js';
+
+/** Elements per "add element" command: keeps each command's netlink batch modest. */
+const ELEMENTS_PER_COMMAND = 1000;
+
+export function renderTables(tables: readonly NftTable[]): string {
+  const out: string[] = [];
+  for (const t of tables) renderTable(t, out);
+  return out.join('\n') + '\n';
+}
+
+function renderTable(t: NftTable, out: string[]): void {
+  const tbl = `${t.family} ${TABLE}`;
+  out.push(`add table ${tbl}`, `delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`);
+  for (const [name, decl] of t.sets) out.push(`add ${decl.includes(': ') ? 'map' : 'set'} ${tbl} ${name} { ${decl} }`);
+  // Chains before rules: rules jump between chains in any order.
+  for (const [name, c] of t.chains) out.push(addChain(tbl, name, c.base));
+  for (const [name, c] of t.chains) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
+  for (const [set, elems] of t.elements) pushElements(out, 'add', tbl, set, [...elems].map(([k, v]) => elementText(k, v)));
+}
+
+export function addChain(tbl: string, name: string, base: string | undefined): string {
+  return base ? `add chain ${tbl} ${name} { ${base} }` : `add chain ${tbl} ${name}`;
+}
+
+export function pushElements(out: string[], verb: 'add' | 'delete', tbl: string, set: string, items: readonly string[]): void {
+  for (let i = 0; i < items.length; i += ELEMENTS_PER_COMMAND) {
+    out.push(`${verb} element ${tbl} ${set} { ${items.slice(i, i + ELEMENTS_PER_COMMAND).join(', ')} }`);
+  }
+}

@@ -1,0 +1,157 @@
+// kube-proxy's flags and KubeProxyConfiguration v1alpha1 -> one validated Config.
+// Precedence as in kube-proxy: with --config the file wins, except
+// --hostname-override, which wins over the file.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import yaml from 'js-yaml';
+import { parseCIDR, parseIP } from '../state/addr.js';
+import type { Cidr, Family } from '../state/types.js';
+import { DEFAULT_CONFIG, type Config, type DetectLocalMode } from './config.js';
+
+export class ConfigError extends Error {}
+
+/** The flags as commander hands them over (only those the user gave are set). */
+export interface FlagValues {
+  config?: string;
+  proxyMode?: string;
+  hostnameOverride?: string;
+  nodeIp?: string;
+  clusterCidr?: string;
+  detectLocalMode?: string;
+  podBridgeInterface?: string;
+  podInterfaceNamePrefix?: string;
+  nodeportAddresses?: string;
+  masqueradeAll?: boolean;
+  iptablesMasqueradeBit?: string;
+}
+
+/** Settings in kube-proxy's own vocabulary, before validation. */
+interface Settings {
+  mode?: unknown;
+  hostnameOverride?: unknown;
+  clusterCIDR?: unknown;
+  detectLocalMode?: unknown;
+  bridgeInterface?: unknown;
+  interfaceNamePrefix?: unknown;
+  nodePortAddresses?: unknown;
+  masqueradeAll?: unknown;
+  masqueradeBit?: unknown;
+}
+
+export function loadConfig(flags: FlagValues, warn: (msg: string) => void = () => {}): Config {
+  const fromFlags: Settings = {
+    mode: flags.proxyMode,
+    hostnameOverride: flags.hostnameOverride,
+    clusterCIDR: flags.clusterCidr,
+    detectLocalMode: flags.detectLocalMode,
+    bridgeInterface: flags.podBridgeInterface,
+    interfaceNamePrefix: flags.podInterfaceNamePrefix,
+    nodePortAddresses: flags.nodeportAddresses?.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    masqueradeAll: flags.masqueradeAll,
+    masqueradeBit: flags.iptablesMasqueradeBit === undefined ? undefined : Number(flags.iptablesMasqueradeBit),
+  };
+  let s = fromFlags;
+  if (flags.config) {
+    const ignored = Object.entries(fromFlags).filter(([k, v]) => v !== undefined && k !== 'hostnameOverride').map(([k]) => k);
+    if (ignored.length > 0) warn(`--config is set, so these flags are ignored as kube-proxy ignores them: ${ignored.join(', ')}`);
+    s = { ...readConfigFile(flags.config), ...(flags.hostnameOverride !== undefined ? { hostnameOverride: flags.hostnameOverride } : {}) };
+  }
+  return validate(s, flags.nodeIp, flags.config ? `${flags.config}: ` : '--');
+}
+
+function readConfigFile(file: string): Settings {
+  let doc: unknown;
+  try {
+    doc = yaml.load(readFileSync(file, 'utf8'), { filename: file, schema: yaml.CORE_SCHEMA });
+  } catch (e) {
+    if (e instanceof yaml.YAMLException) throw new ConfigError(`${file}: line ${(e.mark?.line ?? 0) + 1}: not valid YAML: ${e.reason}`);
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  const o = (doc ?? {}) as Record<string, any>;
+  if (o.kind !== 'KubeProxyConfiguration' || o.apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1') {
+    throw new ConfigError(`${file}: want kind KubeProxyConfiguration, apiVersion kubeproxy.config.k8s.io/v1alpha1`);
+  }
+  // v1alpha1 keeps masquerade settings per mode; nftables mode reads its own section.
+  const nft = o.nftables ?? {};
+  return {
+    mode: o.mode || undefined,
+    hostnameOverride: o.hostnameOverride || undefined,
+    clusterCIDR: o.clusterCIDR || undefined,
+    detectLocalMode: o.detectLocalMode || undefined,
+    bridgeInterface: o.detectLocal?.bridgeInterface || undefined,
+    interfaceNamePrefix: o.detectLocal?.interfaceNamePrefix || undefined,
+    nodePortAddresses: o.nodePortAddresses ?? undefined,
+    masqueradeAll: nft.masqueradeAll ?? undefined,
+    masqueradeBit: nft.masqueradeBit ?? undefined,
+  };
+}
+
+function validate(s: Settings, nodeIp: string | undefined, where: string): Config {
+  const bad = (field: string, why: string) => new ConfigError(`${where}${field}: ${why}`);
+  const mode = s.mode ?? 'nftables';
+  if (mode === 'ipvs') throw bad('proxy-mode', 'ipvs is not available yet in svcrouter; use nftables');
+  if (mode !== 'nftables') throw bad('proxy-mode', `${JSON.stringify(mode)} is not supported (svcrouter programs nftables)`);
+
+  const host = str(s.hostnameOverride, 'hostname-override', bad) || hostname();
+  const name = host.trim().toLowerCase();
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) throw bad('hostname-override', `${JSON.stringify(host)} is not a valid node name`);
+
+  const clusterCIDRs = cidrList(str(s.clusterCIDR, 'cluster-cidr', bad).split(',').filter((x) => x.trim() !== ''), 'cluster-cidr', bad);
+  const detect = (str(s.detectLocalMode, 'detect-local-mode', bad) || 'ClusterCIDR') as DetectLocalMode;
+  if (!['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'].includes(detect)) {
+    throw bad('detect-local-mode', `${JSON.stringify(detect)} is not one of ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix`);
+  }
+  const bridge = ifname(str(s.bridgeInterface, 'pod-bridge-interface', bad), 'pod-bridge-interface', bad);
+  const prefix = ifname(str(s.interfaceNamePrefix, 'pod-interface-name-prefix', bad), 'pod-interface-name-prefix', bad);
+  if (detect === 'BridgeInterface' && bridge === '') throw bad('pod-bridge-interface', 'required with --detect-local-mode=BridgeInterface');
+  if (detect === 'InterfaceNamePrefix' && prefix === '') throw bad('pod-interface-name-prefix', 'required with --detect-local-mode=InterfaceNamePrefix');
+
+  const npa = s.nodePortAddresses ?? [];
+  if (!Array.isArray(npa)) throw bad('nodeport-addresses', 'must be a list');
+  const nodePortAddresses = npa.length === 0 || (npa.length === 1 && npa[0] === 'primary') ? 'primary' as const
+    : cidrList(npa, 'nodeport-addresses', bad, '(or the single keyword "primary")');
+
+  const masqueradeAll = s.masqueradeAll ?? false;
+  if (typeof masqueradeAll !== 'boolean') throw bad('masquerade-all', 'must be true or false');
+  const bit = s.masqueradeBit ?? 14;
+  if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31) throw bad('iptables-masquerade-bit', `must be an integer in 0-31, got ${JSON.stringify(s.masqueradeBit)}`);
+
+  return {
+    ...DEFAULT_CONFIG,
+    hostname: name,
+    nodeIPs: nodeIPs(nodeIp, bad),
+    clusterCIDRs, detectLocalMode: detect, bridgeInterface: bridge, interfaceNamePrefix: prefix,
+    nodePortAddresses, masqueradeAll, masqueradeBit: bit,
+  };
+}
+
+type Bad = (field: string, why: string) => ConfigError;
+
+function str(v: unknown, field: string, bad: Bad): string {
+  if (v === undefined) return '';
+  if (typeof v !== 'string') throw bad(field, 'must be a string');
+  return v;
+}
+
+function cidrList(items: unknown[], field: string, bad: Bad, hint = ''): Cidr[] {
+  return items.map((x) => {
+    const c = parseCIDR(x);
+    if (!c) throw bad(field, `${JSON.stringify(x)} is not a CIDR ${hint}`.trim());
+    return c;
+  });
+}
+
+function ifname(v: string, field: string, bad: Bad): string {
+  if (v !== '' && !/^[A-Za-z0-9_.@-]{1,15}$/.test(v)) throw bad(field, `${JSON.stringify(v)} is not an interface name`);
+  return v;
+}
+
+function nodeIPs(text: string | undefined, bad: Bad): Record<Family, string[]> {
+  const out: Record<Family, string[]> = { ipv4: [], ipv6: [] };
+  for (const part of (text ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const ip = parseIP(part);
+    if (!ip) throw bad('node-ip', `${JSON.stringify(part)} is not an IP address`);
+    out[ip.family].push(ip.ip);
+  }
+  return out;
+}

@@ -1,0 +1,57 @@
+// One ServicePort's traffic decisions, made once for every data plane:
+// which endpoints each kind of traffic reaches, and what happens when none.
+import { categorizeEndpoints, isExternallyAccessible } from './categorize.js';
+import { cidrContains } from '../state/addr.js';
+import type { Cidr, Endpoint, NodeInfo, ProxyState, ServicePort } from '../state/types.js';
+
+export type NoEndpointVerdict = 'reject' | 'drop' | null;
+
+export interface PortPolicy {
+  readonly sp: ServicePort;
+  /** Endpoints for ClusterIP traffic; empty = ClusterIP not dispatched. */
+  readonly internal: readonly Endpoint[];
+  /** External traffic (NodePort, externalIPs, LB IPs) is dispatched at all. */
+  readonly externalDispatched: boolean;
+  /** Endpoints for external traffic from outside the node (Local: only local ones). */
+  readonly external: readonly Endpoint[];
+  /** ETP Local only: endpoints for external traffic from pods or the node itself. */
+  readonly shortCircuit: readonly Endpoint[];
+  readonly internalVerdict: NoEndpointVerdict;
+  readonly externalVerdict: NoEndpointVerdict;
+  /** loadBalancerSourceRanges allow-list for the LB IPs, or null when open. */
+  readonly firewallAllow: readonly Cidr[] | null;
+}
+
+export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node: NodeInfo): PortPolicy {
+  const cat = categorizeEndpoints(endpoints, sp, node);
+  const internal = sp.internalPolicyLocal ? cat.local : cat.cluster;
+  const external = sp.externalPolicyLocal ? cat.local : cat.cluster;
+  const verdict = (usable: readonly Endpoint[]): NoEndpointVerdict =>
+    !cat.hasAny ? 'reject' : usable.length === 0 ? 'drop' : null;
+  const externalDispatched = cat.hasAny && isExternallyAccessible(sp);
+  return {
+    sp,
+    internal,
+    externalDispatched,
+    external: externalDispatched ? external : [],
+    shortCircuit: externalDispatched && sp.externalPolicyLocal ? cat.cluster : [],
+    internalVerdict: verdict(internal),
+    externalVerdict: isExternallyAccessible(sp) ? verdict(external) : null,
+    firewallAllow: firewall(sp, node),
+  };
+}
+
+/** kube-proxy: ranges apply to LB IPs only; if one covers the node, the LB IPs are allowed too. */
+function firewall(sp: ServicePort, node: NodeInfo): readonly Cidr[] | null {
+  if (sp.loadBalancerIPs.length === 0 || sp.loadBalancerSourceRanges.length === 0) return null;
+  const nodeIP = node.ips[sp.family][0];
+  const allowNode = nodeIP !== undefined && sp.loadBalancerSourceRanges.some((c) => cidrContains(c, nodeIP));
+  const self = allowNode ? sp.loadBalancerIPs.map((ip) => ({ family: sp.family, text: `${ip}/${sp.family === 'ipv4' ? 32 : 128}` })) : [];
+  return [...sp.loadBalancerSourceRanges, ...self];
+}
+
+/** Every port's policy, in a stable order (by ServicePort id). */
+export function decideAll(state: ProxyState): PortPolicy[] {
+  return [...state.servicePorts.keys()].sort().map((id) =>
+    decidePort(state.servicePorts.get(id)!, state.endpoints.get(id) ?? [], state.node));
+}

@@ -1,0 +1,154 @@
+// Raw API objects -> one ProxyState snapshot. Bad objects become Issues and
+// are left out; everything else is kept.
+import { FieldError, type Issue } from './issues.js';
+import { normalizeService } from './service.js';
+import { normalizeEndpointSlice, type Slice } from './endpointslice.js';
+import { emptyNode, normalizeNode, normalizeServiceCIDR } from './node.js';
+import type { Raw } from './fields.js';
+import type { Cidr, Endpoint, Family, NodeInfo, ProxyState, ServicePort } from './types.js';
+
+export interface SourcedObject {
+  readonly source: string; // "file.yaml#2"
+  readonly raw: Raw;
+}
+
+export interface BuildOptions {
+  readonly nodeName: string;
+  /** --node-ip: replaces the Node object's addresses when non-empty. */
+  readonly nodeIPs?: Readonly<Record<Family, readonly string[]>>;
+}
+
+export interface BuildResult {
+  readonly state: ProxyState;
+  readonly issues: Issue[];
+  /** Objects deliberately not handled (other kinds, ExternalName, ...), one line each. */
+  readonly ignored: string[];
+}
+
+export function buildState(objects: readonly SourcedObject[], opts: BuildOptions): BuildResult {
+  const issues: Issue[] = [];
+  const ignored: string[] = [];
+  const services = new Map<string, { source: string; ports: ServicePort[] }>();
+  const slices = new Map<string, Slice>();
+  const serviceCIDRs: Cidr[] = [];
+  let node: NodeInfo | undefined;
+
+  for (const { source, raw } of objects) {
+    const kind = `${String(raw.apiVersion)} ${String(raw.kind)}`;
+    const label = describe(raw);
+    try {
+      switch (kind) {
+        case 'v1 Service': {
+          const r = normalizeService(raw);
+          if ('ignored' in r) ignored.push(`${source}: ${label} ignored: ${r.ignored}`);
+          else services.set(keyOf(raw), { source, ports: r.ports });
+          break;
+        }
+        case 'discovery.k8s.io/v1 EndpointSlice': {
+          const r = normalizeEndpointSlice(raw);
+          if ('ignored' in r) ignored.push(`${source}: ${label} ignored: ${r.ignored}`);
+          else slices.set(r.slice.key, r.slice);
+          break;
+        }
+        case 'v1 Node': {
+          const n = normalizeNode(raw);
+          if (n.name === opts.nodeName) node = n;
+          break;
+        }
+        case 'networking.k8s.io/v1 ServiceCIDR':
+          serviceCIDRs.push(...normalizeServiceCIDR(raw));
+          break;
+        default:
+          ignored.push(`${source}: ${label} ignored: kind ${kind} is not used by svcrouter`);
+      }
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      issues.push({ source, object: label, field: e.field, reason: e.reason });
+    }
+  }
+
+  node ??= emptyNode(opts.nodeName);
+  if (opts.nodeIPs && (opts.nodeIPs.ipv4.length > 0 || opts.nodeIPs.ipv6.length > 0)) node = { ...node, ips: opts.nodeIPs };
+
+  const servicePorts = new Map<string, ServicePort>();
+  const claimed = new Map<string, string>();
+  for (const key of [...services.keys()].sort()) {
+    const { source, ports } = services.get(key)!;
+    const clash = ports.flatMap(frontendKeys).find((k) => claimed.has(k.key));
+    if (clash) {
+      issues.push({ source, object: `Service ${key}`, field: clash.field, reason: `${clash.what} is already used by Service ${claimed.get(clash.key)}` });
+      continue;
+    }
+    for (const p of ports) {
+      for (const k of frontendKeys(p)) claimed.set(k.key, key);
+      servicePorts.set(p.id, p);
+    }
+  }
+
+  const endpoints = new Map<string, Endpoint[]>();
+  const slicesByService = groupSlices(slices);
+  for (const sp of servicePorts.values()) {
+    endpoints.set(sp.id, endpointsFor(sp, slicesByService.get(`${sp.namespace}/${sp.name}`) ?? [], node.name));
+  }
+  const uniqCIDRs = [...new Map(serviceCIDRs.map((c) => [c.text, c])).values()];
+  return { state: { node, servicePorts, endpoints, serviceCIDRs: uniqCIDRs }, issues, ignored };
+}
+
+/** The kernel keys one ServicePort occupies; two Services may not share one. */
+function frontendKeys(p: ServicePort): { key: string; field: string; what: string }[] {
+  const proto = p.protocol.toUpperCase();
+  const vips = [p.clusterIP, ...p.externalIPs, ...p.loadBalancerIPs].map((ip) => ({
+    key: `${p.family} ${ip} ${p.protocol} ${p.port}`, field: 'spec.ports', what: `${ip} port ${p.port}/${proto}`,
+  }));
+  const np = p.nodePort ? [{ key: `${p.family} nodeport ${p.protocol} ${p.nodePort}`, field: 'spec.ports.nodePort', what: `nodePort ${p.nodePort}/${proto}` }] : [];
+  return [...vips, ...np];
+}
+
+function groupSlices(slices: Map<string, Slice>): Map<string, Slice[]> {
+  const out = new Map<string, Slice[]>();
+  for (const key of [...slices.keys()].sort()) {
+    const s = slices.get(key)!;
+    out.set(s.service, [...(out.get(s.service) ?? []), s]);
+  }
+  return out;
+}
+
+/** kube-proxy's EndpointSliceCache merge: dedupe by ip:port (a local copy wins), sort by "ip:port". */
+export function endpointsFor(sp: ServicePort, slices: readonly Slice[], nodeName: string): Endpoint[] {
+  const byKey = new Map<string, Endpoint>();
+  for (const s of slices) {
+    if (s.family !== sp.family) continue;
+    for (const port of s.ports) {
+      if (port.name !== sp.portName || port.protocol !== sp.protocol) continue;
+      for (const e of s.endpoints) {
+        const ep: Endpoint = {
+          ip: e.ip, port: port.port, isLocal: e.nodeName !== '' && e.nodeName === nodeName,
+          ready: e.ready, serving: e.serving, terminating: e.terminating,
+          zoneHints: e.zoneHints, nodeHints: e.nodeHints,
+        };
+        const k = endpointKey(ep);
+        if (!byKey.has(k) || ep.isLocal) byKey.set(k, ep);
+      }
+    }
+  }
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+}
+
+export function endpointKey(e: { ip: string; port: number }): string {
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+function keyOf(raw: Raw): string {
+  const m = (raw.metadata ?? {}) as Raw;
+  return `${typeof m.namespace === 'string' ? m.namespace : 'default'}/${String(m.name)}`;
+}
+
+/** "Service default/web" with the name cut and quoted if it is hostile. */
+function describe(raw: Raw): string {
+  const m = (raw.metadata && typeof raw.metadata === 'object' ? raw.metadata : {}) as Raw;
+  const name = typeof m.name === 'string' ? m.name : '<no name>';
+  const ns = typeof m.namespace === 'string' ? `${m.namespace}/` : '';
+  const text = `${ns}${name}`;
+  const safe = /^[a-z0-9.\-/]{1,120}$/.test(text) ? text : JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
+  return `${String(raw.kind ?? 'object')} ${safe}`;
+}
