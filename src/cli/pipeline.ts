@@ -1,5 +1,5 @@
 // Manifests -> state -> tables -> script: the whole pure core in one call.
-import { buildState, type BuildResult } from '../state/build.js';
+import { buildState, type BuildResult, type SourcedObject } from '../state/build.js';
 import { loadManifests } from '../manifests/load.js';
 import { desiredTables } from '../backends/nftables/desired.js';
 import { renderTables } from '../backends/nftables/render.js';
@@ -14,7 +14,11 @@ export interface Loaded {
 }
 
 export function loadCluster(paths: readonly string[], cfg: Config): Loaded {
-  const build = buildState(loadManifests(paths), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
+  return clusterFrom(loadManifests(paths), cfg);
+}
+
+export function clusterFrom(objects: readonly SourcedObject[], cfg: Config): Loaded {
+  const build = buildState(objects, { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   return { build, tables: desiredTables(build.state, cfg) };
 }
 

@@ -33,7 +33,7 @@ export type ServiceSpec = typeof serviceArb extends fc.Arbitrary<infer T> ? T : 
 export const clusterArb = fc.uniqueArray(serviceArb, { selector: (s) => s.id, maxLength: 5 }).map(toObjects);
 
 export function toObjects(services: readonly ServiceSpec[]): SourcedObject[] {
-  const out: SourcedObject[] = [nodeObject()];
+  const out: Record<string, unknown>[] = [nodeObject()];
   for (const s of services) out.push(...serviceObjects(s));
   return out.map((raw, i) => ({ source: `gen#${i}`, raw }));
 }

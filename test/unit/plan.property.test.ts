@@ -12,7 +12,7 @@ import { FakeNft } from '../support/fake-nft.js';
 import { clusterArb } from '../support/arbitrary-cluster.js';
 import type { SourcedObject } from '../../src/state/build.js';
 
-const cfg: Config = { ...DEFAULT_CONFIG, hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/48')!] };
+const cfg: Config = { ...DEFAULT_CONFIG, hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/32')!] };
 
 function tables(objects: SourcedObject[]) {
   const { state, issues } = buildState(objects, { nodeName: cfg.hostname });

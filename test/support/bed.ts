@@ -1,0 +1,120 @@
+// The kernel test bed: a topology (client, node, pods) plus the means to
+// program the node from manifests through svcrouter's real pipeline and to
+// observe where connections land.
+import { expect } from 'vitest';
+import { createTopology, ADDR, type Probe, type ProbeResult, type Topology } from './topology.js';
+import { netnsExec } from './netns.js';
+import { clusterFrom, scriptFor, type Loaded } from '../../src/cli/pipeline.js';
+import { loadConfig, type FlagValues } from '../../src/config/load.js';
+import { node, type Raw } from './manifests.js';
+
+export { ADDR };
+
+/** Pods of the bed: a* are on this node (node-a, zone z1), b* on node-b (zone z2). */
+export const PODS = {
+  a1: { v4: '10.244.1.11', v6: 'fd00:244:1::11', node: 'node-a', zone: 'z1' },
+  a2: { v4: '10.244.1.12', v6: 'fd00:244:1::12', node: 'node-a', zone: 'z1' },
+  b1: { v4: '10.244.2.21', v6: 'fd00:244:2::21', node: 'node-b', zone: 'z2' },
+  b2: { v4: '10.244.2.22', v6: 'fd00:244:2::22', node: 'node-b', zone: 'z2' },
+  /** A client pod on this node; also an endpoint for hairpin tests. */
+  cp: { v4: '10.244.1.100', v6: 'fd00:244:1::100', node: 'node-a', zone: 'z1' },
+} as const;
+export type PodName = keyof typeof PODS;
+export const POD_PORT = 8080;
+
+export type Fam = 'v4' | 'v6';
+export const FAMS: Fam[] = ['v4', 'v6'];
+export const sliceFamily = (f: Fam) => (f === 'v4' ? 'IPv4' : 'IPv6') as 'IPv4' | 'IPv6';
+
+export const BASE_FLAGS: FlagValues = { hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16,fd00:244::/32' };
+
+export function thisNode(): Raw {
+  return node('node-a', [ADDR.nodeIPv4, ADDR.nodeIPv6], 'z1', ['10.244.1.0/24', 'fd00:244:1::/64']);
+}
+
+export type From = 'client' | 'node' | PodName;
+
+export interface Bed {
+  readonly topo: Topology;
+  /** Program the node from these manifests (plus this Node object); returns what was loaded. */
+  load(objects: Raw[], flags?: FlagValues): Promise<Loaded>;
+  /** Apply an nft script in the node namespace. */
+  nft(script: string): Promise<string>;
+  probe(from: From, probes: Probe[]): Promise<ProbeResult[]>;
+  destroy(): Promise<void>;
+}
+
+export async function createBed(): Promise<Bed> {
+  const topo = await createTopology({
+    pods: Object.entries(PODS).map(([name, p]) => ({ name, ipv4: p.v4, ipv6: p.v6, ports: [POD_PORT] })),
+  });
+  // A real node has a default route; without one, node-originated service traffic fails before nat output.
+  await topo.exec(topo.nodeNs, `ip route add default via ${ADDR.clientIPv4} && ip -6 route add default via ${ADDR.clientIPv6}`);
+  const nsOf = (from: From) => (from === 'client' ? topo.clientNs : from === 'node' ? topo.nodeNs : topo.podNs(from));
+  const nft = (script: string) => netnsExec(topo.nodeNs, ['nft', '-f', '-'], script);
+  return {
+    topo,
+    nft,
+    async load(objects, flags = {}) {
+      const cfg = loadConfig({ ...BASE_FLAGS, ...flags });
+      const loaded = clusterFrom([thisNode(), ...objects].map((raw, i) => ({ source: `test#${i + 1}`, raw })), cfg);
+      expect(loaded.build.issues).toEqual([]);
+      await nft(scriptFor(loaded));
+      return loaded;
+    },
+    probe: (from, probes) => topo.probe(nsOf(from), probes),
+    destroy: () => topo.destroy(),
+  };
+}
+
+/** The address of a pod in a family. */
+export function ip(pod: PodName, f: Fam): string {
+  return PODS[pod][f];
+}
+
+export interface Outcome {
+  /** Pod addresses reached (where the echo server was reached). */
+  reached: Set<string>;
+  /** Sources the pods saw. */
+  sources: Set<string>;
+  outcomes: Set<string>;
+}
+
+/** n connections (TCP or UDP) from one place to addr:port, summarised. */
+export async function connect(bed: Bed, from: From, proto: 'tcp' | 'udp', addr: string, port: number, n: number, opts: { src?: string; timeoutMs?: number } = {}): Promise<Outcome> {
+  const { src, timeoutMs = 1000 } = opts;
+  const results = await bed.probe(from, Array.from({ length: n }, () => ({ proto, addr, port, ...(src ? { src } : {}), timeoutMs })));
+  const out: Outcome = { reached: new Set(), sources: new Set(), outcomes: new Set() };
+  for (const r of results) {
+    out.outcomes.add(r.outcome === 'error' ? `error: ${r.message}` : r.outcome);
+    if (r.outcome === 'ok') {
+      out.reached.add(r.reply.localAddr);
+      out.sources.add(r.reply.peerAddr);
+    }
+  }
+  return out;
+}
+
+/** Every connection succeeded, all of `pods` (and only they) were reached, seen from `sources`. */
+export function expectReached(o: Outcome, pods: string[], sources: string[]): void {
+  expect({ outcomes: [...o.outcomes], reached: [...o.reached].sort(), sources: [...o.sources].sort() })
+    .toEqual({ outcomes: ['ok'], reached: [...pods].sort(), sources: [...sources].sort() });
+}
+
+export function expectOutcome(o: Outcome, outcome: 'refused' | 'timeout'): void {
+  expect([...o.outcomes]).toEqual([outcome]);
+}
+
+/**
+ * Connections that must be rejected. The timeout spans a SYN retransmit: on a
+ * veth the ICMPv6 error can come back while connect() still holds the socket
+ * lock, and Linux then only notes it; the retransmitted SYN gets a fatal one.
+ */
+export async function expectRejected(bed: Bed, from: From, proto: 'tcp' | 'udp', addr: string, port: number, n = 2): Promise<void> {
+  expectOutcome(await connect(bed, from, proto, addr, port, n, { timeoutMs: 2500 }), 'refused');
+}
+
+/** Enough tries that every one of k endpoints is reached with overwhelming probability. */
+export function triesFor(k: number): number {
+  return Math.max(4, 16 * k);
+}

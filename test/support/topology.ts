@@ -1,0 +1,277 @@
+// Builds a small "cluster" out of network namespaces for kernel e2e tests:
+//
+//   client ns  --veth(eth0/eth0)--  node ns  --veth(v<pod>/eth0)--  pod ns (one per pod)
+//
+// The node forwards between everything; svcrouter's nftables rules go in the node ns.
+// Pods run echo-server.mjs; any namespace can send probes with probe.mjs.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { netnsExec, run } from './netns.js';
+
+export const ADDR = {
+  nodeIPv4: '192.168.50.1',
+  nodeIPv6: 'fd00:50::1',
+  clientIPv4: '192.168.50.10',
+  clientIPv4b: '192.168.50.11',
+  clientIPv6: 'fd00:50::10',
+  clientIPv6b: 'fd00:50::11',
+  /** Off-subnet client sources; the node routes them back via the client. */
+  clientOtherIPv4: '203.0.113.5',
+  clientOtherIPv6: '2001:db8:99::5',
+  /** Next hops the pods use as default gateway (configured on every node-side pod veth). */
+  podGatewayIPv4: '169.254.1.1',
+  podGatewayIPv6: 'fe80::1',
+} as const;
+
+export interface PodSpec {
+  name: string;
+  ipv4: string;
+  ipv6: string;
+  ports: number[];
+}
+
+export interface TopologyOptions {
+  prefix?: string;
+  pods: PodSpec[];
+}
+
+export interface Probe {
+  proto: 'tcp' | 'udp';
+  addr: string;
+  port: number;
+  src?: string;
+  timeoutMs?: number;
+}
+
+export interface ProbeReply {
+  localAddr: string;
+  localPort: number;
+  peerAddr: string;
+  peerPort: number;
+}
+
+export type ProbeResult =
+  | { outcome: 'ok'; reply: ProbeReply }
+  | { outcome: 'refused' }
+  | { outcome: 'timeout' }
+  | { outcome: 'error'; message: string };
+
+export interface Topology {
+  prefix: string;
+  nodeNs: string;
+  clientNs: string;
+  /** Namespace of pod `name`; throws for unknown pods. */
+  podNs(name: string): string;
+  /** Node-side interface name of pod `name`'s veth. */
+  podIface(name: string): string;
+  probe(ns: string, probes: Probe[]): Promise<ProbeResult[]>;
+  /** Run a bash command line inside `ns`; resolves with stdout. */
+  exec(ns: string, cmd: string): Promise<string>;
+  /** Kill echo servers, delete namespaces. Safe to call more than once. */
+  destroy(): Promise<void>;
+}
+
+const ECHO_SERVER = fileURLToPath(new URL('./echo-server.mjs', import.meta.url));
+const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
+
+// Set in every namespace before any interface exists, so `default` applies to them.
+const COMMON_SYSCTLS = [
+  // Multi-source tests send from addresses that strict reverse-path checks reject.
+  'net.ipv4.conf.all.rp_filter=0',
+  'net.ipv4.conf.default.rp_filter=0',
+  // No duplicate address detection: addresses (incl. auto link-local) usable at once.
+  'net.ipv6.conf.all.accept_dad=0',
+  'net.ipv6.conf.default.accept_dad=0',
+  // ICMP errors (port unreachable = UDP 'refused') are rate limited per peer by default
+  // (v4: burst of ~6 then 1/s); tests sending many probes would see timeouts instead.
+  'net.ipv4.icmp_ratelimit=0',
+  'net.ipv6.icmp.ratelimit=0',
+];
+
+const NODE_SYSCTLS = [
+  'net.ipv4.ip_forward=1',
+  'net.ipv6.conf.all.forwarding=1',
+  'net.ipv6.conf.default.forwarding=1',
+];
+
+// Topologies not yet destroyed, cleaned up synchronously if the process exits early.
+const live = new Set<{ namespaces: string[]; children: ChildProcess[] }>();
+process.on('exit', () => {
+  for (const t of live) {
+    for (const c of t.children) c.kill('SIGKILL');
+    for (const ns of t.namespaces) spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+/** Run `ip` commands (one per line) in `ns` with a single `ip -batch` process. */
+function ipBatch(ns: string, lines: string[]): Promise<string> {
+  return run(['ip', '-n', ns, '-batch', '-'], lines.join('\n') + '\n');
+}
+
+function sysctl(ns: string, settings: string[]): Promise<string> {
+  return netnsExec(ns, ['sysctl', '-q', '-w', ...settings]);
+}
+
+/** Starts echo-server.mjs in `ns`; the child is added to `children` at once so cleanup never misses it. */
+function startEchoServer(ns: string, ports: number[], children: ChildProcess[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // `ip netns exec` execs the command, so the child pid is node itself.
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ECHO_SERVER, ...ports.map(String)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => fail(new Error(`echo server in ${ns}: no READY after 10s: ${err}`)), 10_000);
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(e);
+    };
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('READY\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('error', fail);
+    child.on('exit', (code) => fail(new Error(`echo server in ${ns} exited (${code}): ${err.trim()}`)));
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/** Node-side veth name for a pod: 'v' + sanitized name, max 15 chars (IFNAMSIZ), unique. */
+function ifaceNames(pods: PodSpec[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const used = new Set<string>(['eth0', 'lo']);
+  pods.forEach((p, i) => {
+    let n = ('v' + p.name.replace(/[^A-Za-z0-9_-]/g, '')).slice(0, 15);
+    if (used.has(n)) n = `${n.slice(0, 15 - String(i).length - 1)}-${i}`;
+    used.add(n);
+    names.set(p.name, n);
+  });
+  return names;
+}
+
+export async function createTopology(opts: TopologyOptions = { pods: [] }): Promise<Topology> {
+  const prefix = opts.prefix ?? `sr${randomBytes(2).toString('hex')}`;
+  const pods = opts.pods;
+  const podNames = new Set(pods.map((p) => p.name));
+  if (podNames.size !== pods.length) throw new Error('duplicate pod names');
+  if (podNames.has('node') || podNames.has('client')) throw new Error("pod names 'node'/'client' are reserved");
+
+  const nodeNs = `${prefix}-node`;
+  const clientNs = `${prefix}-client`;
+  const podNsName = (name: string) => `${prefix}-${name}`;
+  const ifaces = ifaceNames(pods);
+  const state = { namespaces: [] as string[], children: [] as ChildProcess[] };
+  live.add(state);
+
+  let destroyed: Promise<void> | undefined;
+  const destroy = () =>
+    (destroyed ??= (async () => {
+      await Promise.all(state.children.map(stopChild));
+      // Delete pods first; deleting the node ns then removes the remaining veths.
+      for (const ns of [...state.namespaces].reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
+      live.delete(state);
+    })());
+
+  const topo: Topology = {
+    prefix,
+    nodeNs,
+    clientNs,
+    podNs(name) {
+      if (!podNames.has(name)) throw new Error(`unknown pod ${name}`);
+      return podNsName(name);
+    },
+    podIface(name) {
+      const n = ifaces.get(name);
+      if (!n) throw new Error(`unknown pod ${name}`);
+      return n;
+    },
+    async probe(ns, probes) {
+      const out = await netnsExec(ns, [process.execPath, PROBE], JSON.stringify(probes));
+      return JSON.parse(out) as ProbeResult[];
+    },
+    exec: (ns, cmd) => netnsExec(ns, ['bash', '-c', cmd]),
+    destroy,
+  };
+
+  try {
+    // ip -batch has no per-line -6: IPv6 routes are recognised by their addresses (::/0, not "default").
+    for (const ns of [nodeNs, clientNs, ...pods.map((p) => podNsName(p.name))]) {
+      await run(['ip', 'netns', 'add', ns]);
+      state.namespaces.push(ns);
+      await sysctl(ns, ns === nodeNs ? [...COMMON_SYSCTLS, ...NODE_SYSCTLS] : COMMON_SYSCTLS);
+      await ipBatch(ns, ['link set lo up']);
+    }
+
+    // Client <-> node. Created from the node ns with the peer placed straight into the
+    // client ns, so interface names never touch (or collide in) the root namespace.
+    await ipBatch(nodeNs, [
+      `link add eth0 type veth peer name eth0 netns ${clientNs}`,
+      `addr add ${ADDR.nodeIPv4}/24 dev eth0`,
+      `addr add ${ADDR.nodeIPv6}/64 dev eth0 nodad`,
+      'link set eth0 up',
+      `route add ${ADDR.clientOtherIPv4}/32 via ${ADDR.clientIPv4}`,
+      `route add ${ADDR.clientOtherIPv6}/128 via ${ADDR.clientIPv6}`,
+    ]);
+    await ipBatch(clientNs, [
+      `addr add ${ADDR.clientIPv4}/24 dev eth0`,
+      `addr add ${ADDR.clientIPv4b}/24 dev eth0`,
+      `addr add ${ADDR.clientOtherIPv4}/32 dev eth0`,
+      // IPv6 source selection would otherwise pick the most recently added address
+      // (equal candidates tie-break on list order, newest first). Deprecating the
+      // secondaries (preferred_lft 0) keeps fd00:50::10 the default source while
+      // still allowing explicit binds to them.
+      `addr add ${ADDR.clientIPv6}/64 dev eth0 nodad`,
+      `addr add ${ADDR.clientIPv6b}/64 dev eth0 nodad preferred_lft 0`,
+      `addr add ${ADDR.clientOtherIPv6}/128 dev eth0 nodad preferred_lft 0`,
+      'link set eth0 up',
+      `route add default via ${ADDR.nodeIPv4}`,
+      `route add ::/0 via ${ADDR.nodeIPv6}`,
+    ]);
+
+    // Pods: Calico-style point-to-point veths. Every node-side veth carries the same
+    // gateway addresses; 169.254.1.1 is scope link so the kernel never picks it as a
+    // source for routed/masqueraded traffic (node IP is used instead), and the pod
+    // routes have an explicit src for node-originated traffic.
+    for (const p of pods) {
+      const ns = podNsName(p.name);
+      const v = ifaces.get(p.name)!;
+      await ipBatch(nodeNs, [
+        `link add ${v} type veth peer name eth0 netns ${ns}`,
+        `addr add ${ADDR.podGatewayIPv4}/32 dev ${v} scope link`,
+        `addr add ${ADDR.podGatewayIPv6}/64 dev ${v} nodad`,
+        `link set ${v} up`,
+        `route add ${p.ipv4}/32 dev ${v} src ${ADDR.nodeIPv4}`,
+        `route add ${p.ipv6}/128 dev ${v} src ${ADDR.nodeIPv6}`,
+      ]);
+      await ipBatch(ns, [
+        `addr add ${p.ipv4}/32 dev eth0`,
+        `addr add ${p.ipv6}/128 dev eth0 nodad`,
+        'link set eth0 up',
+        `route add ${ADDR.podGatewayIPv4}/32 dev eth0 scope link`,
+        `route add default via ${ADDR.podGatewayIPv4} dev eth0`,
+        `route add ::/0 via ${ADDR.podGatewayIPv6} dev eth0`,
+      ]);
+    }
+
+    const servers = pods.filter((p) => p.ports.length > 0);
+    await Promise.all(servers.map((p) => startEchoServer(podNsName(p.name), p.ports, state.children)));
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+  return topo;
+}
