@@ -36,7 +36,9 @@ export type From = 'client' | 'node' | PodName;
 
 export interface Bed {
   readonly topo: Topology;
-  /** Program the node from these manifests (plus this Node object); returns what was loaded. */
+  /** The tables svcrouter wants for these manifests (plus this Node object), without loading them. */
+  compute(objects: Raw[], flags?: FlagValues): Loaded;
+  /** Program the node from these manifests with a full render; returns what was loaded. */
   load(objects: Raw[], flags?: FlagValues): Promise<Loaded>;
   /** Apply an nft script in the node namespace. */
   nft(script: string): Promise<string>;
@@ -52,13 +54,18 @@ export async function createBed(): Promise<Bed> {
   await topo.exec(topo.nodeNs, `ip route add default via ${ADDR.clientIPv4} && ip -6 route add default via ${ADDR.clientIPv6}`);
   const nsOf = (from: From) => (from === 'client' ? topo.clientNs : from === 'node' ? topo.nodeNs : topo.podNs(from));
   const nft = (script: string) => netnsExec(topo.nodeNs, ['nft', '-f', '-'], script);
+  const compute = (objects: Raw[], flags: FlagValues = {}) => {
+    const cfg = loadConfig({ ...BASE_FLAGS, ...flags });
+    const loaded = clusterFrom([thisNode(), ...objects].map((raw, i) => ({ source: `test#${i + 1}`, raw })), cfg);
+    expect(loaded.build.issues).toEqual([]);
+    return loaded;
+  };
   return {
     topo,
     nft,
+    compute,
     async load(objects, flags = {}) {
-      const cfg = loadConfig({ ...BASE_FLAGS, ...flags });
-      const loaded = clusterFrom([thisNode(), ...objects].map((raw, i) => ({ source: `test#${i + 1}`, raw })), cfg);
-      expect(loaded.build.issues).toEqual([]);
+      const loaded = compute(objects, flags);
       await nft(scriptFor(loaded));
       return loaded;
     },

@@ -50,7 +50,10 @@ export function declareSets(f: Family): Map<string, string> {
   for (const kind of DISPATCH_KINDS) {
     const key = keyExpr(kind, fam);
     // typeof makes "... . numgen" a legal key; the modulus here only fixes its type.
-    sets.set(`${kind}-backends`, `typeof ${key} . numgen random mod 2 : ${fam.ip} daddr . th dport ;`);
+    // The data says "tcp dport" though it serves UDP and SCTP too (it is only an
+    // address and a port): nft 1.0.6 cannot re-read "th dport" data from the
+    // kernel, and then refuses later transactions that add rules using the map.
+    sets.set(`${kind}-backends`, `typeof ${key} . numgen random mod 2 : ${fam.ip} daddr . tcp dport ;`);
     // Client affinity: a dynamic *set* (nft 1.0.6 cannot update IPv6 concatenated maps).
     sets.set(`${kind}-affinity`, `typeof ${fam.ip} saddr . ${key} . numgen random mod 2 ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`);
   }
