@@ -147,7 +147,8 @@ function keyOf(raw: Raw): string {
 function describe(raw: Raw): string {
   const m = (raw.metadata && typeof raw.metadata === 'object' ? raw.metadata : {}) as Raw;
   const name = typeof m.name === 'string' ? m.name : '<no name>';
-  const ns = typeof m.namespace === 'string' ? `${m.namespace}/` : '';
+  const namespaced = raw.kind === 'Service' || raw.kind === 'EndpointSlice';
+  const ns = typeof m.namespace === 'string' ? `${m.namespace}/` : namespaced ? 'default/' : '';
   const text = `${ns}${name}`;
   const safe = /^[a-z0-9.\-/]{1,120}$/.test(text) ? text : JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
   return `${String(raw.kind ?? 'object')} ${safe}`;

@@ -1,5 +1,5 @@
-// v1 Node -> NodeInfo: addresses (InternalIP first, then ExternalIP, as
-// kube-proxy picks its node IPs), zone label, podCIDRs.
+// v1 Node -> NodeInfo: the primary address per family (as kube-proxy picks
+// its node IPs), zone label, podCIDRs.
 import { FieldError } from './issues.js';
 import { parseCIDR, parseIP } from './addr.js';
 import { arr, dnsSubdomain, obj, str, type Raw } from './fields.js';
@@ -22,7 +22,8 @@ export function normalizeNode(raw: Raw): NodeInfo {
     if (!ip) throw new FieldError(`status.addresses[${i}].address`, `${JSON.stringify(a.address)} is not an IP address`);
     byType[type]!.push(ip);
   });
-  const all = [...byType.InternalIP!, ...byType.ExternalIP!];
+  // kube-proxy's node IPs: per family, the first InternalIP, else the first ExternalIP.
+  const primary = (family: Family) => [...byType.InternalIP!, ...byType.ExternalIP!].filter((a) => a.family === family).slice(0, 1).map((a) => a.ip);
   const podCIDRs = [...arr(spec.podCIDRs, 'spec.podCIDRs'), ...(spec.podCIDR ? [spec.podCIDR] : [])].map((v, i) => {
     const c = parseCIDR(v);
     if (!c) throw new FieldError(`spec.podCIDRs[${i}]`, `${JSON.stringify(v)} is not a CIDR`);
@@ -30,7 +31,7 @@ export function normalizeNode(raw: Raw): NodeInfo {
   });
   return {
     name,
-    ips: { ipv4: uniq(all, 'ipv4'), ipv6: uniq(all, 'ipv6') },
+    ips: { ipv4: primary('ipv4'), ipv6: primary('ipv6') },
     zone: str(labels[ZONE_LABEL], `metadata.labels["${ZONE_LABEL}"]`, ''),
     podCIDRs: [...new Map(podCIDRs.map((c: Cidr) => [c.text, c])).values()],
   };
@@ -39,10 +40,6 @@ export function normalizeNode(raw: Raw): NodeInfo {
 /** A node we have no object for: only the name is known. */
 export function emptyNode(name: string): NodeInfo {
   return { name, ips: { ipv4: [], ipv6: [] }, zone: '', podCIDRs: [] };
-}
-
-function uniq(xs: { family: Family; ip: string }[], family: Family): string[] {
-  return [...new Set(xs.filter((x) => x.family === family).map((x) => x.ip))];
 }
 
 /** networking.k8s.io/v1 ServiceCIDR -> its CIDRs. */

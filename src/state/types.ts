@@ -47,7 +47,7 @@ export interface Endpoint {
 
 export interface NodeInfo {
   readonly name: string;
-  /** Node IPs per family, primary first. */
+  /** The node's primary IP per family (at most one each, unless --node-ip gives more). */
   readonly ips: Readonly<Record<Family, readonly string[]>>;
   readonly zone: string;
   readonly podCIDRs: readonly Cidr[];

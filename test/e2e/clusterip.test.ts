@@ -118,7 +118,7 @@ e2e('ClusterIP', () => {
       service('sctp', { clusterIP: '10.96.0.30', ports: [{ name: 's', protocol: 'SCTP', port: 9899 }] }),
       slice('sctp', 'IPv4', [{ name: 's', protocol: 'SCTP', port: 9899 }], [{ ip: ip('a1', 'v4'), node: 'node-a' }]),
     ]);
-    const listed = await bed.topo.exec(bed.topo.nodeNs, 'nft list map ip svcrouter vip-backends');
+    const listed = await bed.topo.exec(bed.topo.nodeNs, 'nft list map ip svcrouter vip-1-backends');
     expect(listed).toMatch(/10\.96\.0\.30 \. sctp \. 9899 \. 0 : 10\.244\.1\.11 \. 9899/);
   });
 });

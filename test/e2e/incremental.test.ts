@@ -63,7 +63,7 @@ e2e('traffic follows incremental plans', () => {
     const next = bed.compute([serviceCIDRs, ...objects]).tables;
     const plan = planTables(current, next);
     expect(plan).not.toBe('');
-    await bed.nft(plan);
+    await bed.nft(plan).catch(async (e) => { (await import('node:fs')).writeFileSync('/tmp/failed-plan.nft', renderTables(current) + '\n#PLAN\n' + plan); throw e; });
     current = next;
     await withBareNamespaces(1, async ([fresh]) => {
       await netnsExec(fresh!, ['nft', '-f', '-'], renderTables(next));

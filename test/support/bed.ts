@@ -67,6 +67,8 @@ export async function createBed(): Promise<Bed> {
     async load(objects, flags = {}) {
       const loaded = compute(objects, flags);
       await nft(scriptFor(loaded));
+      // Each scenario starts like a fresh node: no UDP flow of the last one may linger in conntrack.
+      await netnsExec(topo.nodeNs, ['conntrack', '-F']).catch(() => {});
       return loaded;
     },
     probe: (from, probes) => topo.probe(nsOf(from), probes),

@@ -85,6 +85,15 @@ export class FakeNft {
         c.rules.push(rest ?? '');
         return;
       }
+      case 'delete set':
+      case 'delete map': {
+        if (!t.sets.has(name!)) throw new Error(`No such file or directory: set ${name}`);
+        if ([...t.chains.values()].some((c) => c.rules.some((r) => setRefs(r).includes(name!)))) {
+          throw new Error(`Device or resource busy: set ${name} is referenced`);
+        }
+        t.sets.delete(name!);
+        return;
+      }
       case 'add set':
       case 'add map':
         if (!t.sets.has(name!)) t.sets.set(name!, { decl: rest ?? '', elements: new Map() });

@@ -5,7 +5,7 @@ import type { Config } from '../../config/config.js';
 import { withoutNested } from '../../state/addr.js';
 import type { Endpoint, Family, NodeInfo, ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
-import { declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
+import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
 import { isLoopback } from '../../state/addr.js';
 
@@ -16,10 +16,8 @@ export function desiredTables(state: ProxyState, cfg: Config): NftTable[] {
 
 class TableBuilder {
   readonly elements = new Map<string, Map<string, string>>();
-  readonly chains: Map<string, Chain>;
-  constructor(readonly fam: FamilyNames, statics: Map<string, Chain>, sets: Iterable<string>) {
-    this.chains = statics;
-    for (const s of sets) this.elements.set(s, new Map());
+  constructor(readonly fam: FamilyNames, readonly sets: Map<string, string>, readonly chains: Map<string, Chain>) {
+    for (const s of sets.keys()) this.elements.set(s, new Map());
   }
   add(set: string, key: string, value = ''): void {
     this.elements.get(set)!.set(key, value);
@@ -27,17 +25,27 @@ class TableBuilder {
 
   /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that enters them. */
   group(kind: DispatchKind, key: string, eps: readonly Endpoint[], affinity: number): string {
+    const chain = affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length);
     eps.forEach((e, slot) => {
-      this.add(`${kind}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`);
+      this.add(`${chain}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`);
       this.add('hairpin', `${e.ip} . ${e.ip}`);
     });
-    return `goto ${affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length)}`;
+    return `goto ${chain}`;
+  }
+
+  /** A chain group's own backends map (see backendsMapDecl for why it is not shared). */
+  private declareBackends(chain: string, kind: DispatchKind, n: number): string {
+    const name = `${chain}-backends`;
+    this.sets.set(name, backendsMapDecl(kind, n, this.fam));
+    this.elements.set(name, new Map());
+    return name;
   }
 
   private randomChain(kind: DispatchKind, n: number): string {
     const name = `${kind}-${n}`;
     if (!this.chains.has(name)) {
-      this.chains.set(name, { rules: [`dnat ${this.fam.ip} to ${keyExpr(kind, this.fam)} . numgen random mod ${n} map @${kind}-backends`] });
+      const map = this.declareBackends(name, kind, n);
+      this.chains.set(name, { rules: [`dnat ${this.fam.ip} to ${keyExpr(kind, this.fam)} . numgen random mod ${n} map @${map}`] });
     }
     return name;
   }
@@ -46,23 +54,29 @@ class TableBuilder {
   private affinityChain(kind: DispatchKind, n: number, timeout: number): string {
     const name = `${kind}-affinity-${timeout}-${n}`;
     if (this.chains.has(name)) return name;
-    const k = keyExpr(kind, this.fam);
-    const slots = Array.from({ length: n }, (_, i) => this.slotChain(kind, timeout, i));
+    const map = this.declareBackends(name, kind, n);
+    const client = `${this.fam.ip} saddr . ${keyExpr(kind, this.fam)}`;
+    const slots = Array.from({ length: n }, (_, i) => {
+      const set = this.affinitySet(kind, i);
+      const chain = `${name}-slot-${i}`;
+      this.chains.set(chain, { rules: [
+        `update @${set} { ${client} timeout ${timeout}s }`,
+        `dnat ${this.fam.ip} to ${keyExpr(kind, this.fam)} . ${slotConst(i)} map @${map}`,
+      ] });
+      return { set, chain };
+    });
     this.chains.set(name, { rules: [
-      ...slots.map((s, i) => `${this.fam.ip} saddr . ${k} . ${slotConst(i)} @${kind}-affinity goto ${s}`),
-      `numgen random mod ${n} vmap { ${slots.map((s, i) => `${i} : goto ${s}`).join(', ')} }`,
+      ...slots.map(({ set, chain }) => `${client} @${set} goto ${chain}`),
+      `numgen random mod ${n} vmap { ${slots.map(({ chain }, i) => `${i} : goto ${chain}`).join(', ')} }`,
     ] });
     return name;
   }
 
-  private slotChain(kind: DispatchKind, timeout: number, slot: number): string {
-    const name = `${kind}-affinity-${timeout}-slot-${slot}`;
-    if (!this.chains.has(name)) {
-      const k = keyExpr(kind, this.fam);
-      this.chains.set(name, { rules: [
-        `update @${kind}-affinity { ${this.fam.ip} saddr . ${k} . ${slotConst(slot)} timeout ${timeout}s }`,
-        `dnat ${this.fam.ip} to ${k} . ${slotConst(slot)} map @${kind}-backends`,
-      ] });
+  private affinitySet(kind: DispatchKind, slot: number): string {
+    const { name, decl } = affinitySet(kind, slot, this.fam);
+    if (!this.sets.has(name)) {
+      this.sets.set(name, decl);
+      this.elements.set(name, new Map());
     }
     return name;
   }
@@ -75,12 +89,11 @@ function slotConst(i: number): string {
 
 function desiredTable(policies: readonly PortPolicy[], state: ProxyState, cfg: Config, f: Family): NftTable {
   const fam = familyNames(f);
-  const sets = declareSets(f);
-  const b = new TableBuilder(fam, staticChains(cfg, state.node, f), sets.keys());
+  const b = new TableBuilder(fam, declareSets(f), staticChains(cfg, state.node, f));
   for (const ip of nodePortIPs(cfg, state.node, f)) b.add('nodeport-ips', ip);
   for (const c of withoutNested(state.serviceCIDRs.filter((c) => c.family === f))) b.add('service-cidrs', c.text);
   for (const p of policies) addPort(b, p);
-  return { family: fam.nft, sets, chains: b.chains, elements: b.elements };
+  return { family: fam.nft, sets: b.sets, chains: b.chains, elements: b.elements };
 }
 
 function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {

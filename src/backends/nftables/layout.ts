@@ -47,17 +47,32 @@ export function declareSets(f: Family): Map<string, string> {
     ['firewall-allow', `type ${vipKey} . ${fam.addr} ; flags interval ;`],
     ['hairpin', `type ${fam.addr} . ${fam.addr} ;`],
   ]);
-  for (const kind of DISPATCH_KINDS) {
-    const key = keyExpr(kind, fam);
-    // typeof makes "... . numgen" a legal key; the modulus here only fixes its type.
-    // The data says "tcp dport" though it serves UDP and SCTP too (it is only an
-    // address and a port): nft 1.0.6 cannot re-read "th dport" data from the
-    // kernel, and then refuses later transactions that add rules using the map.
-    sets.set(`${kind}-backends`, `typeof ${key} . numgen random mod 2 : ${fam.ip} daddr . tcp dport ;`);
-    // Client affinity: a dynamic *set* (nft 1.0.6 cannot update IPv6 concatenated maps).
-    sets.set(`${kind}-affinity`, `typeof ${fam.ip} saddr . ${key} . numgen random mod 2 ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`);
-  }
   return sets;
+}
+
+/**
+ * Clients with affinity to slot `slot` of a frontend: client . frontend, filled from
+ * the packet path with the service's timeout. One set per slot index, shared by all
+ * services: nft 1.0.6 cannot update IPv6 concatenated *maps*, and crashes listing a
+ * packet-filled set whose key holds a numgen slot, so the slot is the set itself.
+ */
+export function affinitySet(kind: DispatchKind, slot: number, fam: FamilyNames): { name: string; decl: string } {
+  return {
+    name: `${kind}-affinity-slot-${slot}`,
+    decl: `typeof ${fam.ip} saddr . ${keyExpr(kind, fam)} ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`,
+  };
+}
+
+/**
+ * The backends map of one load-balancing chain (or affinity chain group):
+ * frontend . slot -> endpoint; typeof makes "... . numgen" a legal key. Each map
+ * belongs to one chain group and is created and deleted with it: nft 1.0.6
+ * cannot re-read the typeof data "daddr . th dport" of a map already in the
+ * kernel, and so refuses any later transaction that adds a rule using it
+ * (adding elements to it is fine).
+ */
+export function backendsMapDecl(kind: DispatchKind, n: number, fam: FamilyNames): string {
+  return `typeof ${keyExpr(kind, fam)} . numgen random mod ${n} : ${fam.ip} daddr . th dport ;`;
 }
 
 /** Rule fragments that tell pod traffic apart (kube-proxy's LocalTrafficDetector). */

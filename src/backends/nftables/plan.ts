@@ -1,7 +1,7 @@
 // The smallest transaction from one table state to another: changed
 // elements, and the rare chain that appears, changes or goes.
 // Contract: render(A) then plan(A, B) leaves the kernel as render(B) does.
-import { addChain, pushElements } from './render.js';
+import { addChain, addSet, pushElements, setKind } from './render.js';
 import { elementText, TABLE, type Chain, type NftTable } from './model.js';
 
 export function planTables(prev: readonly NftTable[], next: readonly NftTable[]): string {
@@ -16,10 +16,12 @@ export function planTables(prev: readonly NftTable[], next: readonly NftTable[])
 
 function planTable(prev: NftTable, next: NftTable, out: string[]): void {
   const tbl = `${next.family} ${TABLE}`;
+  // New sets and chains first, so new elements and rules may point at them.
   for (const [name, decl] of next.sets) {
-    if (prev.sets.get(name) !== decl) throw new Error(`set ${name} changed its declaration; a full render is needed`);
+    const old = prev.sets.get(name);
+    if (old === undefined) out.push(addSet(tbl, name, decl));
+    else if (old !== decl) throw new Error(`set ${name} changed its declaration; a full render is needed`);
   }
-  // New chains first, so new elements and rules may point at them.
   const added = [...next.chains].filter(([name]) => !prev.chains.has(name));
   for (const [name, c] of added) out.push(addChain(tbl, name, c.base));
   for (const [name, c] of added) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
@@ -32,17 +34,19 @@ function planTable(prev: NftTable, next: NftTable, out: string[]): void {
   }
   // Deletions before additions: a changed value is a delete plus an add.
   for (const [set, elems] of prev.elements) {
-    const now = next.elements.get(set)!;
-    pushElements(out, 'delete', tbl, set, [...elems].filter(([k, v]) => now.get(k) !== v).map(([k]) => k));
+    const now = next.elements.get(set);
+    if (now) pushElements(out, 'delete', tbl, set, [...elems].filter(([k, v]) => now.get(k) !== v).map(([k]) => k));
   }
   for (const [set, elems] of next.elements) {
-    const was = prev.elements.get(set)!;
+    const was = prev.elements.get(set) ?? new Map<string, string>();
     pushElements(out, 'add', tbl, set, [...elems].filter(([k, v]) => was.get(k) !== v).map(([k, v]) => elementText(k, v)));
   }
   // Last: nothing references a chain whose elements and rules are gone.
   const gone = [...prev.chains.keys()].filter((name) => !next.chains.has(name));
   for (const name of gone) out.push(`flush chain ${tbl} ${name}`);
   for (const name of gone) out.push(`delete chain ${tbl} ${name}`);
+  // And then the sets only those chains used (deleting a set drops its elements).
+  for (const [name, decl] of prev.sets) if (!next.sets.has(name)) out.push(`delete ${setKind(decl)} ${tbl} ${name}`);
 }
 
 function sameChain(a: Chain, b: Chain): boolean {

@@ -14,11 +14,20 @@ export function renderTables(tables: readonly NftTable[]): string {
 function renderTable(t: NftTable, out: string[]): void {
   const tbl = `${t.family} ${TABLE}`;
   out.push(`add table ${tbl}`, `delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`);
-  for (const [name, decl] of t.sets) out.push(`add ${decl.includes(': ') ? 'map' : 'set'} ${tbl} ${name} { ${decl} }`);
+  for (const [name, decl] of t.sets) out.push(addSet(tbl, name, decl));
   // Chains before rules: rules jump between chains in any order.
   for (const [name, c] of t.chains) out.push(addChain(tbl, name, c.base));
   for (const [name, c] of t.chains) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
   for (const [set, elems] of t.elements) pushElements(out, 'add', tbl, set, [...elems].map(([k, v]) => elementText(k, v)));
+}
+
+/** A declaration with data (" : ") is a map. */
+export function setKind(decl: string): 'map' | 'set' {
+  return decl.includes(' : ') ? 'map' : 'set';
+}
+
+export function addSet(tbl: string, name: string, decl: string): string {
+  return `add ${setKind(decl)} ${tbl} ${name} { ${decl} }`;
 }
 
 export function addChain(tbl: string, name: string, base: string | undefined): string {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the kernel tests need, when run as root and they
+# are missing, so `npm test` works on a fresh machine. Not root: nothing to do
+# (kernel tests then skip with a reason, or fail under SVCROUTER_REQUIRE_E2E=1).
+set -euo pipefail
+[[ $(id -u) -eq 0 ]] || exit 0
+need=()
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+command -v conntrack >/dev/null || need+=(conntrack)
+command -v nstat >/dev/null || need+=(iproute2)
+[[ ${#need[@]} -eq 0 ]] && exit 0
+echo "installing ${need[*]} for the kernel tests" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

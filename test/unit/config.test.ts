@@ -1,0 +1,45 @@
+// kube-proxy's flags and KubeProxyConfiguration, with its precedence.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError } from '../../src/config/load.js';
+
+describe('loadConfig', () => {
+  it('reads kube-proxy flags', () => {
+    const c = loadConfig({ hostnameOverride: 'Node-A', clusterCidr: '10.244.0.0/16, fd00:244::/32', detectLocalMode: 'NodeCIDR', nodeportAddresses: '192.168.0.0/16,primary'.replace(',primary', ''), masqueradeAll: true, iptablesMasqueradeBit: '15', nodeIp: '192.168.50.1,fd00:50::1' });
+    expect(c).toMatchObject({
+      hostname: 'node-a', detectLocalMode: 'NodeCIDR', masqueradeAll: true, masqueradeBit: 15,
+      clusterCIDRs: [{ family: 'ipv4', text: '10.244.0.0/16' }, { family: 'ipv6', text: 'fd00:244::/32' }],
+      nodePortAddresses: [{ family: 'ipv4', text: '192.168.0.0/16' }],
+      nodeIPs: { ipv4: ['192.168.50.1'], ipv6: ['fd00:50::1'] },
+    });
+  });
+
+  it('defaults like kube-proxy in nftables mode', () => {
+    const c = loadConfig({ hostnameOverride: 'n' });
+    expect(c).toMatchObject({ mode: 'nftables', detectLocalMode: 'ClusterCIDR', nodePortAddresses: 'primary', masqueradeAll: false, masqueradeBit: 14, clusterCIDRs: [] });
+  });
+
+  it('with --config, the file wins over flags, except --hostname-override', () => {
+    const warnings: string[] = [];
+    const c = loadConfig({ config: 'test/fixtures/kube-proxy-config.yaml', masqueradeAll: false, clusterCidr: '10.0.0.0/8' }, (w) => warnings.push(w));
+    expect(c).toMatchObject({ hostname: 'node-from-file', masqueradeAll: true, masqueradeBit: 15, nodePortAddresses: [{ family: 'ipv4', text: '192.168.50.0/24' }] });
+    expect(c.clusterCIDRs.map((x) => x.text)).toEqual(['10.244.0.0/16', 'fd00:244::/32']);
+    expect(warnings.join()).toMatch(/ignored.*clusterCIDR.*masqueradeAll|ignored.*masqueradeAll/);
+    expect(loadConfig({ config: 'test/fixtures/kube-proxy-config.yaml', hostnameOverride: 'flag-wins' }).hostname).toBe('flag-wins');
+  });
+
+  it('names the field of a bad value', () => {
+    expect(() => loadConfig({ hostnameOverride: 'n', detectLocalMode: 'Magic' })).toThrow(/--detect-local-mode: "Magic" is not one of/);
+    expect(() => loadConfig({ hostnameOverride: 'n', detectLocalMode: 'BridgeInterface' })).toThrow(/--pod-bridge-interface: required/);
+    expect(() => loadConfig({ hostnameOverride: 'n', nodeportAddresses: 'everything' })).toThrow(/--nodeport-addresses: "everything" is not a CIDR/);
+    expect(() => loadConfig({ hostnameOverride: 'n', nodeIp: '10.0.0.256' })).toThrow(ConfigError);
+    expect(() => loadConfig({ hostnameOverride: 'bad name!' })).toThrow(/--hostname-override: "bad name!" is not a valid node name/);
+    const dir = mkdtempSync(join(tmpdir(), 'svcrouter-'));
+    writeFileSync(join(dir, 'svc.yaml'), 'apiVersion: v1\nkind: Service\n');
+    expect(() => loadConfig({ config: join(dir, 'svc.yaml') })).toThrow(/svc\.yaml: want kind KubeProxyConfiguration/);
+    writeFileSync(join(dir, 'bad.yaml'), 'kind: [\n');
+    expect(() => loadConfig({ config: join(dir, 'bad.yaml') })).toThrow(/bad\.yaml: line 2: not valid YAML/);
+  });
+});
