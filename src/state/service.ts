@@ -37,7 +37,7 @@ export function normalizeService(raw: Raw): ServiceResult {
 
   const affinityTimeout = readAffinity(spec);
   const externalIPs = arr(spec.externalIPs, 'spec.externalIPs').map((v, i) => ip(v, `spec.externalIPs[${i}]`));
-  const lbIPs = readIngress(obj(raw.status, 'status'), type);
+  const lbIPs = readIngress(obj(raw.status, 'status'));
   const sourceRanges = arr(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges').map((v, i) => {
     const c = parseCIDR(v);
     if (!c) throw new FieldError(`spec.loadBalancerSourceRanges[${i}]`, `${JSON.stringify(v)} is not a CIDR`);
@@ -112,7 +112,7 @@ function readAffinity(spec: Raw): number {
   return mode === 'ClientIP' ? timeout : 0;
 }
 
-function readIngress(status: Raw, type: string): { family: Family; ip: string }[] {
+function readIngress(status: Raw): { family: Family; ip: string }[] {
   const lb = obj(status.loadBalancer, 'status.loadBalancer');
   const out: { family: Family; ip: string }[] = [];
   arr(lb.ingress, 'status.loadBalancer.ingress').forEach((ing, i) => {
@@ -124,8 +124,7 @@ function readIngress(status: Raw, type: string): { family: Family; ip: string }[
     if (text === '' || mode === 'Proxy') return; // hostname-only, or the LB proxies: not short-circuited
     out.push(ip(text, `${f}.ip`));
   });
-  if (out.length > 0 && type !== 'LoadBalancer') return []; // stale status after a type change: kube-proxy ignores it too
-  return out;
+  return out; // kube-proxy uses ingress IPs whatever the type (the controller clears them on a type change)
 }
 
 function ip(v: unknown, field: string): { family: Family; ip: string } {
