@@ -2,7 +2,7 @@
 // (ExternalName, headless, service-proxy-name) and strict validation.
 import { FieldError } from './issues.js';
 import { parseCIDR, parseIP } from './addr.js';
-import { arr, bool, dnsLabel, int, obj, portName, protocol, str, type Raw } from './fields.js';
+import { arr, dnsLabel, int, obj, portName, protocol, str, type Raw } from './fields.js';
 import type { Cidr, Family, ServicePort } from './types.js';
 
 export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';

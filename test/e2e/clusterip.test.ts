@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireKernel } from '../support/netns.js';
 import { ADDR, connect, createBed, expectOutcome, expectReached, expectRejected, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type Fam } from '../support/bed.js';
-import { service, slice, type Raw } from '../support/manifests.js';
+import { service, serviceCIDRs, slice, type Raw } from '../support/manifests.js';
 
 const e2e = requireKernel();
 const VIP = { v4: '10.96.0.10', v6: 'fd00:96::10' };
@@ -19,7 +19,6 @@ function web(pods: ('a1' | 'a2' | 'b1' | 'b2' | 'cp')[], extra: Raw = {}, vip = 
   ];
 }
 
-const serviceCIDRs: Raw = { apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['10.96.0.0/16', 'fd00:96::/112'] } };
 
 e2e('ClusterIP', () => {
   let bed: Bed;
@@ -75,7 +74,7 @@ e2e('ClusterIP', () => {
     }
 
     it(`${f}: an unallocated address inside a ServiceCIDR is dropped`, async () => {
-      await bed.load([...web(['a1']), serviceCIDRs]);
+      await bed.load([...web(['a1']), serviceCIDRs()]);
       const unallocated = f === 'v4' ? '10.96.0.77' : 'fd00:96::77';
       expectOutcome(await connect(bed, 'cp', 'tcp', unallocated, 80, 2), 'timeout');
       // The allocated one still works.
@@ -86,7 +85,7 @@ e2e('ClusterIP', () => {
       const other = web(['a1'], {}, { v4: '10.96.0.20', v6: 'fd00:96::20' }, 'other');
       (other[0]!.metadata as Raw).labels = { 'service.kubernetes.io/service-proxy-name': 'someone-else' };
       const external = service('ext', { type: 'ExternalName', externalName: 'db.example.com', ports: [{ port: 80 }] });
-      const loaded = await bed.load([...web(['b1']), ...other, external, serviceCIDRs]);
+      const loaded = await bed.load([...web(['b1']), ...other, external, serviceCIDRs()]);
       expect(loaded.build.ignored.join('\n')).toMatch(/Service default\/other ignored: labelled service\.kubernetes\.io\/service-proxy-name/);
       expect(loaded.build.ignored.join('\n')).toMatch(/Service default\/ext ignored: type ExternalName/);
       // Inside the ServiceCIDR and not ours: dropped like any unallocated address.

@@ -2,7 +2,7 @@
 // externalTrafficPolicy Local and loadBalancerSourceRanges, both families.
 import { afterAll, beforeAll, it } from 'vitest';
 import { requireKernel } from '../support/netns.js';
-import { ADDR, connect, createBed, expectOutcome, expectReached, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type Fam, type PodName } from '../support/bed.js';
+import { ADDR, connect, createBed, expectOutcome, expectReached, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type PodName } from '../support/bed.js';
 import { service, slice, type Raw } from '../support/manifests.js';
 
 const e2e = requireKernel();

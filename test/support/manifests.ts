@@ -47,3 +47,8 @@ export function node(name: string, ips: string[], zone: string, podCIDRs: string
     status: { addresses: ips.map((address) => ({ type: 'InternalIP', address })) },
   };
 }
+
+/** The ServiceCIDR object the kernel tests allocate their ClusterIPs from. */
+export function serviceCIDRs(): Raw {
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['10.96.0.0/16', 'fd00:96::/112'] } };
+}
