@@ -42,6 +42,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
   // Incremental changes, each planned against the state before it and applied alone.
   const extra = syntheticCluster(N + 1, M).slice(base.length); // one more service (and its slices)
+  const floor = Array.from({ length: R }, () => nft('\n'));
+  console.log(`  floor (an empty nft -f, same spawn path): median ${median(floor).toFixed(1)} ms`);
   const changes = {
     'add one service': (objs) => [...objs, ...extra],
     'add one endpoint': (objs) => objs.map((o) => o.raw.metadata?.name === 'svc-7-ipv4' ? { ...o, raw: { ...o.raw, endpoints: [...o.raw.endpoints, { addresses: ['10.250.0.1'], conditions: { ready: true } }] } } : o),
