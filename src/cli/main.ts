@@ -5,6 +5,7 @@ import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
 import { ManifestError } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
+import { createLogger, runUntilSignal } from './run.js';
 
 const warn = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -45,6 +46,30 @@ withProxyFlags(program.command('apply'))
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
     await applyScript(scriptFor(next));
+  });
+
+withProxyFlags(program.command('run'))
+  .description('the node agent: watch the API server and keep the kernel programmed')
+  .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster)')
+  .option('--master <url>', 'API server address (overrides the kubeconfig)')
+  .option('--min-sync-period <duration>', 'coalesce changes: syncs start at least this far apart (default 1s; 0 = at once)')
+  .option('--sync-period <duration>', 'full resync at least this often (default 30s)')
+  .option('--iptables-min-sync-period <duration>', 'kube-proxy\'s older name of --min-sync-period')
+  .option('--iptables-sync-period <duration>', 'kube-proxy\'s older name of --sync-period')
+  .option('--healthz-bind-address <host:port>', '/healthz and /livez (default 0.0.0.0:10256; "" disables)')
+  .option('--metrics-bind-address <host:port>', '/metrics and /proxyMode (default 127.0.0.1:10249; "" disables)')
+  .option('--cleanup', 'remove svcrouter\'s and kube-proxy\'s nftables rules, then exit (kube-proxy\'s flag)')
+  .option('--v <level>', 'log verbosity, as kube-proxy (0-2 info, 4+ debug)')
+  .option('--log-level <level>', 'trace, debug, info, warn or error')
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(async (opts: FlagValues & { cleanup?: boolean; v?: string; logLevel?: string }, cmd: Command) => {
+    const log = createLogger(opts.logLevel ?? (Number(opts.v ?? 0) >= 4 ? 'debug' : 'info'));
+    // Existing kube-proxy DaemonSets must start unchanged: flags that do not apply are warned about, not fatal.
+    for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
+    if (opts.cleanup) return deleteTables(true);
+    const cfg = loadConfig(opts, (w) => log.warn(w));
+    await runUntilSignal(cfg, log);
   });
 
 program.command('cleanup')

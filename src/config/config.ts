@@ -16,6 +16,18 @@ export interface Config {
   readonly nodePortAddresses: 'primary' | readonly Cidr[];
   readonly masqueradeAll: boolean;
   readonly masqueradeBit: number;
+  /** Changes are coalesced: syncs start at least this far apart (0 = at once). */
+  readonly minSyncPeriodMs: number;
+  /** A full resync at least this often. */
+  readonly syncPeriodMs: number;
+  /** "host:port" for /healthz and /livez; "" disables. */
+  readonly healthzBindAddress: string;
+  /** "host:port" for /metrics and /proxyMode; "" disables. */
+  readonly metricsBindAddress: string;
+  /** Path of a kubeconfig; "" = in-cluster. */
+  readonly kubeconfig: string;
+  /** --master: overrides the kubeconfig's server. */
+  readonly master: string;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -29,4 +41,10 @@ export const DEFAULT_CONFIG: Config = {
   nodePortAddresses: 'primary',
   masqueradeAll: false,
   masqueradeBit: 14,
+  minSyncPeriodMs: 1000,
+  syncPeriodMs: 30_000,
+  healthzBindAddress: '0.0.0.0:10256',
+  metricsBindAddress: '127.0.0.1:10249',
+  kubeconfig: '',
+  master: '',
 };

@@ -23,6 +23,14 @@ export interface FlagValues {
   nodeportAddresses?: string;
   masqueradeAll?: boolean;
   iptablesMasqueradeBit?: string;
+  minSyncPeriod?: string;
+  iptablesMinSyncPeriod?: string;
+  syncPeriod?: string;
+  iptablesSyncPeriod?: string;
+  healthzBindAddress?: string;
+  metricsBindAddress?: string;
+  kubeconfig?: string;
+  master?: string;
 }
 
 /** Settings in kube-proxy's own vocabulary, before validation. */
@@ -36,6 +44,11 @@ interface Settings {
   nodePortAddresses?: unknown;
   masqueradeAll?: unknown;
   masqueradeBit?: unknown;
+  minSyncPeriod?: unknown;
+  syncPeriod?: unknown;
+  healthzBindAddress?: unknown;
+  metricsBindAddress?: unknown;
+  kubeconfig?: unknown;
 }
 
 export function loadConfig(flags: FlagValues, warn: (msg: string) => void = () => {}): Config {
@@ -49,6 +62,11 @@ export function loadConfig(flags: FlagValues, warn: (msg: string) => void = () =
     nodePortAddresses: flags.nodeportAddresses?.split(',').map((s) => s.trim()).filter((s) => s !== ''),
     masqueradeAll: flags.masqueradeAll,
     masqueradeBit: flags.iptablesMasqueradeBit === undefined ? undefined : Number(flags.iptablesMasqueradeBit),
+    minSyncPeriod: flags.minSyncPeriod ?? flags.iptablesMinSyncPeriod,
+    syncPeriod: flags.syncPeriod ?? flags.iptablesSyncPeriod,
+    healthzBindAddress: flags.healthzBindAddress,
+    metricsBindAddress: flags.metricsBindAddress,
+    kubeconfig: flags.kubeconfig,
   };
   let s = fromFlags;
   if (flags.config) {
@@ -56,7 +74,7 @@ export function loadConfig(flags: FlagValues, warn: (msg: string) => void = () =
     if (ignored.length > 0) warn(`--config is set, so these flags are ignored as kube-proxy ignores them: ${ignored.join(', ')}`);
     s = { ...readConfigFile(flags.config), ...(flags.hostnameOverride !== undefined ? { hostnameOverride: flags.hostnameOverride } : {}) };
   }
-  return validate(s, flags.nodeIp, flags.config ? `${flags.config}: ` : '--');
+  return { ...validate(s, flags.nodeIp, flags.config ? `${flags.config}: ` : '--'), master: flags.master ?? '' };
 }
 
 function readConfigFile(file: string): Settings {
@@ -83,6 +101,11 @@ function readConfigFile(file: string): Settings {
     nodePortAddresses: o.nodePortAddresses ?? undefined,
     masqueradeAll: nft.masqueradeAll ?? undefined,
     masqueradeBit: nft.masqueradeBit ?? undefined,
+    minSyncPeriod: nft.minSyncPeriod ?? o.minSyncPeriod ?? undefined,
+    syncPeriod: nft.syncPeriod ?? o.syncPeriod ?? undefined,
+    healthzBindAddress: o.healthzBindAddress ?? undefined,
+    metricsBindAddress: o.metricsBindAddress ?? undefined,
+    kubeconfig: o.clientConnection?.kubeconfig || undefined,
   };
 }
 
@@ -116,8 +139,16 @@ function validate(s: Settings, nodeIp: string | undefined, where: string): Confi
   const bit = s.masqueradeBit ?? 14;
   if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31) throw bad('iptables-masquerade-bit', `must be an integer in 0-31, got ${JSON.stringify(s.masqueradeBit)}`);
 
+  const minSync = duration(s.minSyncPeriod ?? '1s', 'min-sync-period', bad);
+  const sync = duration(s.syncPeriod ?? '30s', 'sync-period', bad);
+  if (sync <= 0) throw bad('sync-period', 'must be greater than 0');
   return {
     ...DEFAULT_CONFIG,
+    minSyncPeriodMs: minSync,
+    syncPeriodMs: sync,
+    healthzBindAddress: bindAddress(s.healthzBindAddress, DEFAULT_CONFIG.healthzBindAddress, 'healthz-bind-address', bad),
+    metricsBindAddress: bindAddress(s.metricsBindAddress, DEFAULT_CONFIG.metricsBindAddress, 'metrics-bind-address', bad),
+    kubeconfig: str(s.kubeconfig, 'kubeconfig', bad),
     hostname: name,
     nodeIPs: nodeIPs(nodeIp, bad),
     clusterCIDRs, detectLocalMode: detect, bridgeInterface: bridge, interfaceNamePrefix: prefix,
@@ -126,6 +157,27 @@ function validate(s: Settings, nodeIp: string | undefined, where: string): Confi
 }
 
 type Bad = (field: string, why: string) => ConfigError;
+
+/** A Go duration as kube-proxy takes it ("1s", "500ms", "1m30s", "0"), in milliseconds. */
+function duration(v: unknown, field: string, bad: Bad): number {
+  const text = typeof v === 'number' ? `${v}s` : String(v).trim();
+  if (text === '0') return 0;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw bad(field, `${JSON.stringify(v)} is not a duration like 1s, 500ms or 1m30s`);
+  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]!]!, 0));
+}
+
+/** "host:port", "[v6]:port", or "" (disabled); a bare port keeps the default host. */
+function bindAddress(v: unknown, dflt: string, field: string, bad: Bad): string {
+  if (v === undefined) return dflt;
+  const text = str(v, field, bad).trim();
+  if (text === '') return '';
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]*)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  if (!m || Number(m[3]) > 65535 || (host !== '' && host !== undefined && !parseIP(host))) throw bad(field, `${JSON.stringify(text)} is not host:port`);
+  return text;
+}
 
 function str(v: unknown, field: string, bad: Bad): string {
   if (v === undefined) return '';

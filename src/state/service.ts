@@ -36,6 +36,10 @@ export function normalizeService(raw: Raw): ServiceResult {
   if (!['Cluster', 'Local'].includes(itp)) throw new FieldError('spec.internalTrafficPolicy', `must be Cluster or Local, got ${JSON.stringify(itp)}`);
 
   const affinityTimeout = readAffinity(spec);
+  const healthCheckNodePort = int(spec.healthCheckNodePort, 'spec.healthCheckNodePort', 0, 65535, 0);
+  if (healthCheckNodePort !== 0 && !(type === 'LoadBalancer' && etp === 'Local')) {
+    throw new FieldError('spec.healthCheckNodePort', 'may only be set for a LoadBalancer with externalTrafficPolicy Local');
+  }
   const externalIPs = arr(spec.externalIPs, 'spec.externalIPs').map((v, i) => ip(v, `spec.externalIPs[${i}]`));
   const lbIPs = readIngress(obj(raw.status, 'status'));
   const sourceRanges = arr(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges').map((v, i) => {
@@ -77,6 +81,7 @@ export function normalizeService(raw: Raw): ServiceResult {
         externalPolicyLocal: external && etp === 'Local',
         internalPolicyLocal: itp === 'Local',
         affinityTimeout,
+        healthCheckNodePort,
       });
     }
   });

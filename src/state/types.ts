@@ -32,6 +32,8 @@ export interface ServicePort {
   readonly internalPolicyLocal: boolean;
   /** ClientIP affinity timeout in seconds; 0 = no affinity. */
   readonly affinityTimeout: number;
+  /** ETP Local LoadBalancer health-check port; 0 = none. */
+  readonly healthCheckNodePort: number;
 }
 
 export interface Endpoint {

@@ -1,6 +1,7 @@
 // The command line as a user runs it: `svcrouter apply/cleanup/dump` against
 // a real kernel in a bare network namespace.
 import { expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { requireKernel, netnsExec, run } from '../support/netns.js';
 import { readTables, withBareNamespaces } from '../support/kernel-table.js';
 
@@ -40,6 +41,17 @@ e2e('svcrouter CLI on a real kernel', () => {
       await netnsExec(ns!, ['nft', '-f', '-'], 'add table ip kube-proxy\nadd table ip6 kube-proxy\n');
       await svcrouter(ns!, 'apply', '-f', SMALL, ...FLAGS);
       await svcrouter(ns!, 'cleanup', '--kube-proxy');
+      expect((await ruleset(ns!)).trim()).toBe('');
+    });
+  });
+
+  it('run --cleanup (kube-proxy\'s flag) removes both proxies\' tables and exits, accepting kube-proxy flags that do not apply', async () => {
+    await withBareNamespaces(1, async ([ns]) => {
+      await netnsExec(ns!, ['nft', '-f', '-'], 'add table ip kube-proxy\nadd table ip6 kube-proxy\n');
+      await svcrouter(ns!, 'apply', '-f', SMALL, ...FLAGS);
+      const r = spawnSync('ip', ['netns', 'exec', ns!, ...CLI, 'run', '--cleanup', '--conntrack-max-per-core=0', '--oom-score-adj', '-999'], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/flag --conntrack-max-per-core does not apply to svcrouter; ignored/);
       expect((await ruleset(ns!)).trim()).toBe('');
     });
   });

@@ -1,7 +1,8 @@
 // Sanity checks for the namespace test topology itself, with no svcrouter rules
 // loaded: if these fail, service e2e failures mean nothing.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { requireKernel, sh } from '../support/netns.js';
+import { netnsExec, requireKernel, sh } from '../support/netns.js';
+import { startFakeApiServer } from '../support/fake-apiserver.js';
 import { ADDR, createTopology, type Probe, type ProbeResult, type Topology } from '../support/topology.js';
 
 const e2e = requireKernel();
@@ -108,5 +109,53 @@ EOF`,
     const probes = bothProtos([A.ipv4, A.ipv6, B.ipv4, B.ipv6], 8080);
     const results = await t.probe(t.nodeNs, probes);
     expectOk(results, probes, (p) => (p.addr.includes(':') ? ADDR.nodeIPv6 : ADDR.nodeIPv4));
+  });
+
+  it('has no API link unless asked for', () => {
+    expect(() => t.apiHost).toThrow(/apiLink/);
+  });
+});
+
+e2e('test topology API link (root ns <-> node ns)', () => {
+  let t: Topology;
+
+  beforeAll(async () => {
+    t = await createTopology({ pods: [], apiLink: true });
+  }, 30_000);
+
+  afterAll(async () => {
+    if (!t) return;
+    await t.destroy();
+    await expect(sh(`ip link show ${t.prefix}api`)).rejects.toThrow();
+    expect(await sh('ip netns list')).not.toContain(`${t.prefix}-`);
+  });
+
+  it('uses a private /30 from 10.254.0.0/16 with only the connected route on each side', async () => {
+    const m = /^10\.254\.(\d+)\.(\d+)$/.exec(t.apiHost);
+    expect(m, t.apiHost).not.toBeNull();
+    expect(Number(m![2]) % 4).toBe(1);
+    const nodeAddr = t.apiHost.replace(/\d+$/, (d) => String(Number(d) + 1));
+    const net = t.apiHost.replace(/\d+$/, (d) => String(Number(d) - 1));
+    expect(await sh(`ip -4 -o addr show dev ${t.prefix}api`)).toContain(`inet ${t.apiHost}/30`);
+    expect(await t.exec(t.nodeNs, 'ip -4 -o addr show dev api0')).toContain(`inet ${nodeAddr}/30`);
+    for (const routes of [await sh(`ip -4 route show dev ${t.prefix}api`), await t.exec(t.nodeNs, 'ip -4 route show dev api0')]) {
+      expect(routes.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^${net.replaceAll('.', '\\.')}/30 proto kernel scope link`))]);
+    }
+  });
+
+  it('a process in the node ns lists services from a fake API server on apiHost', async () => {
+    const api = await startFakeApiServer({ host: t.apiHost, port: 0, token: 'tok' });
+    try {
+      api.upsert({ kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '10.96.0.1' } });
+      const script =
+        "fetch(process.argv[1], { headers: { authorization: 'Bearer tok' } })" +
+        '.then((r) => r.text()).then((b) => console.log(b), (e) => { console.error(e); process.exit(1); })';
+      const out = await netnsExec(t.nodeNs, [process.execPath, '-e', script, `${api.url}/api/v1/services`]);
+      const list = JSON.parse(out);
+      expect(list).toMatchObject({ kind: 'ServiceList', items: [{ metadata: { name: 'web', namespace: 'default' } }] });
+      expect(api.requests.at(-1)?.headers.authorization).toBe('Bearer tok');
+    } finally {
+      await api.stop();
+    }
   });
 });

@@ -46,9 +46,10 @@ export interface Bed {
   destroy(): Promise<void>;
 }
 
-export async function createBed(): Promise<Bed> {
+export async function createBed(opts: { apiLink?: boolean } = {}): Promise<Bed> {
   const topo = await createTopology({
     pods: Object.entries(PODS).map(([name, p]) => ({ name, ipv4: p.v4, ipv6: p.v6, ports: [POD_PORT] })),
+    ...opts,
   });
   // A real node has a default route; without one, node-originated service traffic fails before nat output.
   await topo.exec(topo.nodeNs, `ip route add default via ${ADDR.clientIPv4} && ip -6 route add default via ${ADDR.clientIPv6}`);

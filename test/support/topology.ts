@@ -4,8 +4,13 @@
 //
 // The node forwards between everything; svcrouter's nftables rules go in the node ns.
 // Pods run echo-server.mjs; any namespace can send probes with probe.mjs.
+//
+// With `apiLink: true`, one more veth joins the ROOT namespace to the node ns
+// (root <prefix>api / node api0, a random private /30 out of 10.254.0.0/16), so a
+// process in the node ns can reach a fake API server started in the test process on
+// `topology.apiHost`. Only the connected /30 route exists on either side.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { netnsExec, run } from './netns.js';
 
@@ -34,6 +39,8 @@ export interface PodSpec {
 export interface TopologyOptions {
   prefix?: string;
   pods: PodSpec[];
+  /** Add the root<->node veth for reaching an API server in the test process (see apiHost). */
+  apiLink?: boolean;
 }
 
 export interface Probe {
@@ -65,6 +72,11 @@ export interface Topology {
   podNs(name: string): string;
   /** Node-side interface name of pod `name`'s veth. */
   podIface(name: string): string;
+  /**
+   * Root-namespace address of the API link, reachable from the node ns (interface api0):
+   * start the fake API server with `host: topology.apiHost`. Throws unless created with `apiLink: true`.
+   */
+  readonly apiHost: string;
   probe(ns: string, probes: Probe[]): Promise<ProbeResult[]>;
   /** Run a bash command line inside `ns`; resolves with stdout. */
   exec(ns: string, cmd: string): Promise<string>;
@@ -96,10 +108,11 @@ const NODE_SYSCTLS = [
 ];
 
 // Topologies not yet destroyed, cleaned up synchronously if the process exits early.
-const live = new Set<{ namespaces: string[]; children: ChildProcess[] }>();
+const live = new Set<{ namespaces: string[]; children: ChildProcess[]; rootLinks: string[] }>();
 process.on('exit', () => {
   for (const t of live) {
     for (const c of t.children) c.kill('SIGKILL');
+    for (const link of t.rootLinks) spawnSync('ip', ['link', 'del', link]);
     for (const ns of t.namespaces) spawnSync('ip', ['netns', 'del', ns]);
   }
 });
@@ -163,6 +176,48 @@ function ifaceNames(pods: PodSpec[]): Map<string, string> {
   return names;
 }
 
+const API_NET = 0x0afe0000; // 10.254.0.0/16, carved into /30s
+
+function v4(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
+/** Whether an IPv4 address in the ROOT ns (on a device other than `exceptDev`) overlaps the /30 at `net`. */
+async function subnetInUse(net: number, exceptDev?: string): Promise<boolean> {
+  const out = await run(['ip', '-4', '-o', 'addr', 'show']);
+  for (const line of out.split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet\s+(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)/.exec(line);
+    if (!m || m[1] === exceptDev) continue;
+    const plen = Number(m[6]);
+    if (plen < 16) continue; // a huge subnet (say 10.0.0.0/8) is shadowed by our connected /30
+    const addr = ((Number(m[2]) << 24) | (Number(m[3]) << 16) | (Number(m[4]) << 8) | Number(m[5])) >>> 0;
+    const size = 2 ** (32 - plen);
+    const start = addr - (addr % size);
+    if (start < net + 4 && net < start + size) return true;
+  }
+  return false;
+}
+
+/**
+ * Creates the root<->node API veth on a random free /30 (checked before and, against
+ * concurrent test processes, after adding the addresses); returns the root-side address.
+ */
+async function addApiLink(prefix: string, nodeNs: string, rootLinks: string[]): Promise<string> {
+  const link = `${prefix}api`;
+  if (link.length > 15) throw new Error(`prefix '${prefix}' too long for interface name '${link}' (max 15 chars)`);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const net = API_NET + randomInt(16384) * 4;
+    if (await subnetInUse(net)) continue;
+    await run(['ip', 'link', 'add', link, 'type', 'veth', 'peer', 'name', 'api0', 'netns', nodeNs]);
+    if (!rootLinks.includes(link)) rootLinks.push(link);
+    await run(['ip', '-batch', '-'], `addr add ${v4(net + 1)}/30 dev ${link}\nlink set ${link} up\n`);
+    await ipBatch(nodeNs, [`addr add ${v4(net + 2)}/30 dev api0`, 'link set api0 up']);
+    if (!(await subnetInUse(net, link))) return v4(net + 1);
+    await run(['ip', 'link', 'del', link]); // lost a race for this /30: try another one
+  }
+  throw new Error('no free /30 in 10.254.0.0/16 for the API link');
+}
+
 export async function createTopology(opts: TopologyOptions = { pods: [] }): Promise<Topology> {
   const prefix = opts.prefix ?? `sr${randomBytes(2).toString('hex')}`;
   const pods = opts.pods;
@@ -174,13 +229,15 @@ export async function createTopology(opts: TopologyOptions = { pods: [] }): Prom
   const clientNs = `${prefix}-client`;
   const podNsName = (name: string) => `${prefix}-${name}`;
   const ifaces = ifaceNames(pods);
-  const state = { namespaces: [] as string[], children: [] as ChildProcess[] };
+  const state = { namespaces: [] as string[], children: [] as ChildProcess[], rootLinks: [] as string[] };
+  let apiHost: string | undefined;
   live.add(state);
 
   let destroyed: Promise<void> | undefined;
   const destroy = () =>
     (destroyed ??= (async () => {
       await Promise.all(state.children.map(stopChild));
+      for (const link of state.rootLinks) await run(['ip', 'link', 'del', link]).catch(() => {});
       // Delete pods first; deleting the node ns then removes the remaining veths.
       for (const ns of [...state.namespaces].reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
       live.delete(state);
@@ -198,6 +255,10 @@ export async function createTopology(opts: TopologyOptions = { pods: [] }): Prom
       const n = ifaces.get(name);
       if (!n) throw new Error(`unknown pod ${name}`);
       return n;
+    },
+    get apiHost() {
+      if (apiHost === undefined) throw new Error('topology.apiHost needs createTopology({ apiLink: true })');
+      return apiHost;
     },
     async probe(ns, probes) {
       const out = await netnsExec(ns, [process.execPath, PROBE], JSON.stringify(probes));
@@ -266,6 +327,8 @@ export async function createTopology(opts: TopologyOptions = { pods: [] }): Prom
         `route add ::/0 via ${ADDR.podGatewayIPv6} dev eth0`,
       ]);
     }
+
+    if (opts.apiLink) apiHost = await addApiLink(prefix, nodeNs, state.rootLinks);
 
     const servers = pods.filter((p) => p.ports.length > 0);
     await Promise.all(servers.map((p) => startEchoServer(podNsName(p.name), p.ports, state.children)));

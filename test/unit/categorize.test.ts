@@ -9,7 +9,7 @@ function sp(over: Partial<ServicePort> = {}): ServicePort {
   return {
     id: 'ns/s:p/tcp', namespace: 'ns', name: 's', portName: 'p', family: 'ipv4', protocol: 'tcp', port: 80,
     clusterIP: '10.96.0.1', nodePort: 0, externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: [],
-    externalPolicyLocal: false, internalPolicyLocal: false, affinityTimeout: 0, ...over,
+    externalPolicyLocal: false, internalPolicyLocal: false, affinityTimeout: 0, healthCheckNodePort: 0, ...over,
   };
 }
 

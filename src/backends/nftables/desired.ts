@@ -9,8 +9,7 @@ import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, static
 import { withComment, type Chain, type NftTable } from './model.js';
 import { isLoopback } from '../../state/addr.js';
 
-export function desiredTables(state: ProxyState, cfg: Config): NftTable[] {
-  const policies = decideAll(state);
+export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
   return (['ipv4', 'ipv6'] as const).map((f) => desiredTable(policies.filter((p) => p.sp.family === f), state, cfg, f));
 }
 

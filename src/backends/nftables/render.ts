@@ -7,18 +7,41 @@ const ELEMENTS_PER_COMMAND = 1000;
 
 export function renderTables(tables: readonly NftTable[]): string {
   const out: string[] = [];
-  for (const t of tables) renderTable(t, out);
+  for (const t of tables) renderTable(t, out, 'replace');
   return out.join('\n') + '\n';
 }
 
-function renderTable(t: NftTable, out: string[]): void {
+/**
+ * Puts every object back as it should be without replacing the table, so
+ * packet-filled sets (client affinity) survive: for a periodic resync that
+ * repairs what someone else changed in our table.
+ */
+export function renderReassert(tables: readonly NftTable[]): string {
+  const out: string[] = [];
+  for (const t of tables) renderTable(t, out, 'reassert');
+  return out.join('\n') + '\n';
+}
+
+function renderTable(t: NftTable, out: string[], mode: 'replace' | 'reassert'): void {
   const tbl = `${t.family} ${TABLE}`;
-  out.push(`add table ${tbl}`, `delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`);
-  for (const [name, decl] of t.sets) out.push(addSet(tbl, name, decl));
+  out.push(`add table ${tbl}`);
+  if (mode === 'replace') out.push(`delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`);
+  for (const [name, decl] of t.sets) {
+    out.push(addSet(tbl, name, decl));
+    if (mode === 'reassert' && !decl.includes('dynamic')) out.push(`flush ${setKind(decl)} ${tbl} ${name}`);
+  }
   // Chains before rules: rules jump between chains in any order.
   for (const [name, c] of t.chains) out.push(addChain(tbl, name, c.base));
-  for (const [name, c] of t.chains) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
+  // A reassert leaves load-balancing chains alone: their rules follow from their
+  // names, and nft 1.0.6 cannot add a rule using an existing backends map.
+  const rewritten = [...t.chains].filter(([, c]) => mode === 'replace' || !c.rules.some(usesBackendsMap));
+  if (mode === 'reassert') for (const [name] of rewritten) out.push(`flush chain ${tbl} ${name}`);
+  for (const [name, c] of rewritten) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
   for (const [set, elems] of t.elements) pushElements(out, 'add', tbl, set, [...elems].map(([k, v]) => elementText(k, v)));
+}
+
+function usesBackendsMap(rule: string): boolean {
+  return /map @\S+-backends\b/.test(rule);
 }
 
 /** A declaration with data (" : ") is a map. */

@@ -1,0 +1,168 @@
+// The node agent: informers feed a scheduler; each sync computes the desired
+// tables from the cache and commits one transaction (a plan from what was last
+// committed, or a full render at start, after a failure and every sync
+// period); then health, metrics, conntrack and health-check ports follow.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { startInformers, type Informers } from '../k8s/informers.js';
+import { buildState } from '../state/build.js';
+import { decideAll, type PortPolicy } from '../policy/port-policy.js';
+import { staleUdpFlows } from '../policy/stale-flows.js';
+import { desiredTables } from '../backends/nftables/desired.js';
+import { renderReassert, renderTables } from '../backends/nftables/render.js';
+import { planTables } from '../backends/nftables/plan.js';
+import type { NftTable } from '../backends/nftables/model.js';
+import { applyScript } from '../kernel/nft.js';
+import { deleteFlows } from '../kernel/conntrack.js';
+import { formatIssue } from '../state/issues.js';
+import { SyncScheduler } from './scheduler.js';
+import { ProxyHealth, nodeEligible, startProxyHealthServer } from './proxy-health.js';
+import { ServiceHealthServers } from './service-health.js';
+import { createMetrics, issueCategory, startMetricsServer } from './metrics.js';
+
+export interface AgentOptions {
+  readonly cfg: Config;
+  readonly kc: KubeConfig;
+  readonly log: Logger;
+}
+
+export interface Agent {
+  /** Resolves after the first successful commit. */
+  readonly firstSync: Promise<void>;
+  /** Stops watching and serving; the rules stay in the kernel. */
+  stop(): Promise<void>;
+}
+
+type Mode = 'replace' | 'reassert' | 'plan';
+
+export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent> {
+  const metrics = createMetrics();
+  const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
+  const closers: (() => Promise<void>)[] = [];
+  if (cfg.metricsBindAddress) closers.push((await startMetricsServer(cfg.metricsBindAddress, metrics, cfg.mode)).close);
+  if (cfg.healthzBindAddress) {
+    const server = await startProxyHealthServer(cfg.healthzBindAddress, health, (path, code) =>
+      (path === '/healthz' ? metrics.healthzTotal : metrics.livezTotal).inc({ code: String(code) }));
+    closers.push(server.close);
+  }
+  const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
+
+  let committed: NftTable[] | undefined;
+  let committedPolicies: readonly PortPolicy[] = [];
+  let nextMode: Mode = 'replace';
+  const triggerTimes: number[] = [];
+  const seenIssues = new Set<string>();
+  let resolveFirst!: () => void;
+  const firstSync = new Promise<void>((r) => (resolveFirst = r));
+
+  const sync = async (): Promise<boolean> => {
+    const mode = committed ? nextMode : 'replace';
+    const started = performance.now();
+    const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
+    countIssues(build.issues);
+    const policies = decideAll(build.state);
+    const tables = desiredTables(build.state, cfg, policies);
+    const script = mode === 'replace' ? renderTables(tables) : mode === 'reassert' ? renderReassert(tables) : planTables(committed!, tables);
+    const full = mode !== 'plan';
+    try {
+      await applyScript(script);
+    } catch (e) {
+      nextMode = 'replace'; // the kernel may differ from what we believe: take it over whole
+      metrics.syncFailures.inc();
+      metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'failure' });
+      log.error({ err: (e as Error).message, mode }, 'sync failed; a full resync follows');
+      return false;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const stale = staleUdpFlows(committedPolicies, policies);
+    committed = tables;
+    committedPolicies = policies;
+    nextMode = 'plan';
+    recordSuccess(seconds, full, script);
+    await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
+    await serviceHealth.sync(healthTargets(policies));
+    log.info({ mode, seconds: Number(seconds.toFixed(4)), bytes: script.length, operations: countOps(script), servicePorts: policies.length, staleFlows: stale.length }, 'synced');
+    resolveFirst();
+    return true;
+  };
+
+  const scheduler = new SyncScheduler({ minIntervalMs: cfg.minSyncPeriodMs, retryMs: { initial: 1000, max: 30_000 }, run: sync });
+
+  const informers: Informers = startInformers(kc, cfg.hostname, {
+    onChange(resource, type, obj) {
+      if (resource === 'nodes') health.setNodeEligible(nodeEligible(type === 'DELETED' ? undefined : obj));
+      if (resource === 'endpointslices') {
+        metrics.endpointChanges.inc();
+        const t = Date.parse(obj.metadata?.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'] ?? '');
+        if (!Number.isNaN(t)) triggerTimes.push(t);
+      }
+      if (resource === 'services') metrics.serviceChanges.inc();
+      metrics.lastQueuedTimestamp.setToCurrentTime();
+      health.queuedUpdate();
+      // A half-known cluster is never programmed: syncs wait for every first list.
+      if (informers?.hasSynced()) scheduler.request();
+    },
+    log: (level, msg, fields) => log[level](fields ?? {}, msg),
+    onRelist: (r) => metrics.informerRelists.inc({ resource: r }),
+    onRestart: (r) => metrics.informerRestarts.inc({ resource: r }),
+  });
+  void informers.synced.then(() => {
+    log.info('caches synced; programming');
+    scheduler.request();
+  });
+  const resync = setInterval(() => {
+    if (nextMode === 'plan') nextMode = 'reassert';
+    scheduler.request();
+  }, cfg.syncPeriodMs);
+
+  function recordSuccess(seconds: number, full: boolean, script: string): void {
+    (full ? metrics.syncFullDuration : metrics.syncPartialDuration).observe(seconds);
+    metrics.syncDuration.observe(seconds);
+    metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'success' });
+    metrics.transactionBytes.observe(script.length);
+    metrics.transactionOperations.observe(countOps(script));
+    metrics.lastSyncTimestamp.setToCurrentTime();
+    const now = Date.now();
+    for (const t of triggerTimes.splice(0)) metrics.networkProgrammingDuration.observe(Math.max(0, now - t) / 1000);
+    health.updated();
+  }
+
+  function countIssues(issues: readonly { source: string; object: string; field: string; reason: string }[]): void {
+    for (const i of issues) {
+      const key = formatIssue(i);
+      if (seenIssues.has(key)) continue;
+      seenIssues.add(key);
+      metrics.objectsInvalid.inc({ kind: i.object.split(' ')[0] ?? 'object', reason: issueCategory(i.field, i.reason) });
+      log.warn({ object: i.object, field: i.field }, `invalid object skipped: ${key}`);
+    }
+  }
+
+  return {
+    firstSync,
+    async stop() {
+      clearInterval(resync);
+      await informers.stop();
+      await scheduler.stop();
+      await serviceHealth.close();
+      for (const close of closers) await close();
+    },
+  };
+}
+
+function countOps(script: string): number {
+  let n = 0;
+  for (let i = script.indexOf('\n'); i >= 0; i = script.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function healthTargets(policies: readonly PortPolicy[]) {
+  const byService = new Map<string, { namespace: string; name: string; port: number; localEndpoints: number }>();
+  for (const { sp, external } of policies) {
+    if (sp.healthCheckNodePort === 0 || byService.has(`${sp.namespace}/${sp.name}`)) continue;
+    // kube-proxy counts this node's ready endpoints.
+    const localEndpoints = external.filter((e) => e.isLocal && e.ready).length;
+    byService.set(`${sp.namespace}/${sp.name}`, { namespace: sp.namespace, name: sp.name, port: sp.healthCheckNodePort, localEndpoints });
+  }
+  return [...byService.values()];
+}

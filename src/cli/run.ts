@@ -1,0 +1,41 @@
+// `svcrouter run`: load the kubeconfig, start the agent, stop cleanly on
+// SIGTERM/SIGINT leaving the rules in place (a restart must not drop traffic).
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/load.js';
+import { startAgent } from '../agent/agent.js';
+
+export function createLogger(level: string): Logger {
+  if (!['trace', 'debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`--log-level: ${JSON.stringify(level)} is not one of trace, debug, info, warn, error`);
+  return pino({ level, base: { component: 'svcrouter' } });
+}
+
+export function kubeConfig(cfg: Config): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
+    else kc.loadFromCluster();
+  } catch (e) {
+    throw new ConfigError(`--kubeconfig: cannot load ${cfg.kubeconfig || 'in-cluster configuration'}: ${(e as Error).message}`);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ConfigError(`--kubeconfig: ${cfg.kubeconfig || 'in-cluster configuration'} has no current cluster`);
+  if (cfg.master) {
+    kc.loadFromClusterAndUser({ ...cluster, server: cfg.master }, kc.getCurrentUser() ?? { name: 'default' });
+  }
+  return kc;
+}
+
+export async function runUntilSignal(cfg: Config, log: Logger): Promise<void> {
+  const agent = await startAgent({ cfg, kc: kubeConfig(cfg), log });
+  log.info({ node: cfg.hostname, mode: cfg.mode }, 'svcrouter started');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping; rules stay in place');
+      void agent.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,231 @@
+// The live agent: `svcrouter run` as a child process in the node's namespace,
+// watching the fake API server through @kubernetes/client-node's kubeconfig,
+// with real traffic following every change and every failure.
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireKernel, netnsExec } from '../support/netns.js';
+import { ADDR, connect, createBed, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, thisNode, triesFor, type Bed, type PodName } from '../support/bed.js';
+import { service, serviceCIDRs, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
+import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
+import { httpGetIn, startAgentProcess, writeKubeconfig, type AgentProcess } from '../support/agent-process.js';
+
+const e2e = requireKernel();
+const TOKEN = 'agent-token';
+const VIP = { v4: '10.96.0.70', v6: 'fd00:96::70' };
+type Ep = Omit<EndpointSpec, 'ip' | 'node'> & { pod: PodName };
+
+function web(eps: Ep[], spec: Raw = {}, name = 'web', vip = VIP): Raw[] {
+  return [
+    service(name, { ipFamilyPolicy: 'RequireDualStack', clusterIPs: [vip.v4, vip.v6], ports: [{ name: 'http', protocol: 'TCP', port: 80 }], ...spec }),
+    ...FAMS.map((f) => slice(name, sliceFamily(f), [{ name: 'http', protocol: 'TCP', port: POD_PORT }], eps.map(({ pod, ...rest }) => ({ ...rest, ip: ip(pod, f), node: PODS[pod].node })))),
+  ];
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+e2e('svcrouter run', () => {
+  let bed: Bed;
+  let api: FakeApiServer;
+  let kubeconfig: string;
+  let agent: AgentProcess | undefined;
+  const fakeBin = mkdtempSync(join(tmpdir(), 'svcrouter-bin-'));
+  const failFlag = join(fakeBin, 'fail');
+
+  beforeAll(async () => {
+    bed = await createBed({ apiLink: true });
+    api = await startFakeApiServer({ host: bed.topo.apiHost, token: TOKEN, bookmarkIntervalMs: 1000 });
+    kubeconfig = writeKubeconfig(api.url, TOKEN);
+    // An nft that fails on demand, to exercise failed transactions.
+    writeFileSync(join(fakeBin, 'nft'), `#!/bin/sh\n[ -e ${failFlag} ] && { echo "injected failure" >&2; exit 1; }\nexec /usr/sbin/nft "$@"\n`);
+    chmodSync(join(fakeBin, 'nft'), 0o755);
+    api.upsert(thisNode());
+    api.upsert(serviceCIDRs());
+  });
+  afterEach(async () => {
+    await agent?.kill();
+    agent = undefined;
+    rmSync(failFlag, { force: true });
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await bed?.destroy();
+    rmSync(fakeBin, { recursive: true, force: true });
+  });
+
+  function run(extra: string[] = []): AgentProcess {
+    agent = startAgentProcess(bed.topo.nodeNs, [
+      `--kubeconfig=${kubeconfig}`, '--hostname-override=node-a', '--cluster-cidr=10.244.0.0/16,fd00:244::/32',
+      '--min-sync-period=0', '--metrics-bind-address=0.0.0.0:10249', ...extra,
+    ], { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` });
+    return agent;
+  }
+  const reaches = async (pods: PodName[], f: 'v4' | 'v6' = 'v4') => {
+    const o = await connect(bed, 'cp', 'tcp', VIP[f], 80, triesFor(pods.length));
+    return [...o.outcomes].join() === 'ok' && [...o.reached].sort().join() === pods.map((p) => ip(p, f)).sort().join();
+  };
+  const metric = async (name: string) => {
+    const [, body] = await httpGetIn(bed.topo.nodeNs, 'http://127.0.0.1:10249/metrics');
+    const line = body.split('\n').find((l) => l.startsWith(name));
+    return line ? Number(line.split(' ').pop()) : NaN;
+  };
+  const tableExists = async () => (await netnsExec(bed.topo.nodeNs, ['nft', 'list', 'tables'])).includes('svcrouter');
+
+  it('programs nothing until every first list is complete, then follows changes', async () => {
+    await netnsExec(bed.topo.nodeNs, ['sh', '-c', 'nft delete table ip svcrouter; nft delete table ip6 svcrouter; true']);
+    for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
+    api.failNext('EndpointSlice', 'list', 500, 10_000);
+    const a = run();
+    await a.waitForLog((l) => /list\/watch failed/.test(l.msg ?? ''));
+    expect(await tableExists()).toBe(false); // a half-known cluster is never programmed
+    api.failNext('EndpointSlice', 'list', 500, 0);
+    await a.waitForLog((l) => l.msg === 'synced');
+    for (const f of FAMS) expectReached(await connect(bed, 'cp', 'tcp', VIP[f], 80, triesFor(2)), [ip('a1', f), ip('b1', f)], [ip('cp', f)]);
+
+    for (const o of web([{ pod: 'a1' }, { pod: 'a2' }, { pod: 'b1' }, { pod: 'b2' }])) api.upsert(o);
+    await until('scale up', () => reaches(['a1', 'a2', 'b1', 'b2']));
+    for (const o of web([{ pod: 'a2' }, { pod: 'b2', ready: false, serving: true, terminating: true }])) api.upsert(o);
+    await until('scale down with a terminating endpoint', () => reaches(['a2']));
+    for (const o of web([{ pod: 'b2', ready: false, serving: true, terminating: true }])) api.upsert(o);
+    await until('terminating fallback', () => reaches(['b2']));
+    api.remove('Service', 'default', 'web');
+    await until('service deleted', async () => [...(await connect(bed, 'cp', 'tcp', VIP.v4, 80, 1)).outcomes].join() === 'timeout');
+  });
+
+  it('recovers from dropped watches, 410 Gone and an API server restart, losing no rule', async () => {
+    for (const o of web([{ pod: 'a1' }])) api.upsert(o);
+    const a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    api.dropWatches();
+    for (const o of web([{ pod: 'a2' }])) api.upsert(o);
+    await until('after dropped watches', () => reaches(['a2']));
+    // Down while things change, and back with its history gone: the watch gets 410 and relists.
+    await api.stop();
+    for (const o of web([{ pod: 'b1' }])) api.upsert(o);
+    api.compactHistory();
+    await api.restart();
+    await until('after 410', () => reaches(['b1']));
+    expect(await metric('svcrouter_informer_relists_total{resource="services"}')).toBeGreaterThanOrEqual(1);
+    await api.restart();
+    for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
+    await until('after an API server restart', () => reaches(['a1', 'b1']));
+  });
+
+  it('deletes stale UDP conntrack entries: an endpoint gone, a service with its first endpoint', async () => {
+    const udp = (name: string, vip: { v4: string; v6: string }, pods: PodName[]) => [
+      service(name, { clusterIP: vip.v4, ports: [{ name: 'dns', protocol: 'UDP', port: 53 }] }),
+      slice(name, 'IPv4', [{ name: 'dns', protocol: 'UDP', port: POD_PORT }], pods.map((p) => ({ ip: ip(p, 'v4'), node: PODS[p].node }))),
+    ];
+    const flows = async (filter: string) => {
+      const out = await netnsExec(bed.topo.nodeNs, ['sh', '-c', `conntrack -L -p udp ${filter} 2>/dev/null || true`]);
+      return out.split('\n').filter((l) => l.startsWith('udp')).length;
+    };
+    const dns = { v4: '10.96.0.53', v6: '' };
+    for (const o of udp('dns', dns, ['a1', 'a2'])) api.upsert(o);
+    const a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    await connect(bed, 'cp', 'udp', dns.v4, 53, 16);
+    expect(await flows(`--orig-dst ${dns.v4} --reply-src ${ip('a1', 'v4')}`)).toBeGreaterThan(0);
+    const synced = a.logs.filter((l) => l.msg === 'synced').length;
+    for (const o of udp('dns', dns, ['a2'])) api.upsert(o);
+    await until('next sync', async () => a.logs.filter((l) => l.msg === 'synced').length > synced);
+    expect(await flows(`--orig-dst ${dns.v4} --reply-src ${ip('a1', 'v4')}`)).toBe(0);
+    expect(await flows(`--orig-dst ${dns.v4} --reply-src ${ip('a2', 'v4')}`)).toBeGreaterThan(0);
+    // Flows to an address before it served anything (outside the ServiceCIDR, so routed on, not dropped).
+    const fresh = { v4: '10.97.0.53', v6: '' };
+    await connect(bed, 'cp', 'udp', fresh.v4, 53, 4, { timeoutMs: 300 });
+    expect(await flows(`--orig-dst ${fresh.v4}`)).toBeGreaterThan(0);
+    const before = a.logs.filter((l) => l.msg === 'synced').length;
+    for (const o of udp('fresh', fresh, ['b1'])) api.upsert(o);
+    await until('next sync', async () => a.logs.filter((l) => l.msg === 'synced').length > before);
+    expect(await flows(`--orig-dst ${fresh.v4}`)).toBe(0);
+    expectReached(await connect(bed, 'cp', 'udp', fresh.v4, 53, 3), [ip('b1', 'v4')], [ip('cp', 'v4')]);
+    api.remove('Service', 'default', 'dns');
+    api.remove('Service', 'default', 'fresh');
+  });
+
+  it('a restart after SIGKILL fails no connection', async () => {
+    for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
+    let a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    const outcomes = new Map<string, number>();
+    let looping = true;
+    const loop = (async () => {
+      while (looping) {
+        const o = await connect(bed, 'cp', 'tcp', VIP.v4, 80, 8);
+        for (const x of o.outcomes) outcomes.set(x, (outcomes.get(x) ?? 0) + 1);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await a.kill();
+    a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    await new Promise((r) => setTimeout(r, 500));
+    looping = false;
+    await loop;
+    expect([...outcomes.keys()]).toEqual(['ok']);
+    expect(outcomes.get('ok')!).toBeGreaterThan(4);
+  });
+
+  it('a failing nft is counted, leaves the last rules in place, and a full resync follows', async () => {
+    for (const o of [...web([{ pod: 'a1' }]), ...web([{ pod: 'b1' }], {}, 'other', { v4: '10.96.0.71', v6: 'fd00:96::71' })]) api.upsert(o);
+    const a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    writeFileSync(failFlag, '');
+    for (const o of web([{ pod: 'a2' }])) api.upsert(o);
+    await a.waitForLog((l) => /sync failed/.test(l.msg ?? ''));
+    expect(await metric('kubeproxy_sync_proxy_rules_nftables_sync_failures_total')).toBeGreaterThanOrEqual(1);
+    expect(await reaches(['a1'])).toBe(true); // the committed rules are untouched
+    expectReached(await connect(bed, 'cp', 'tcp', '10.96.0.71', 80, 4), [ip('b1', 'v4')], [ip('cp', 'v4')]);
+    rmSync(failFlag);
+    await a.waitForLog((l) => l.msg === 'synced' && l.mode === 'replace' && a.logs.some((x) => /sync failed/.test(x.msg ?? '')));
+    await until('change applied after recovery', () => reaches(['a2']));
+    api.remove('Service', 'default', 'other');
+  });
+
+  it('answers /healthz, /livez, healthCheckNodePorts and /metrics in every state', async () => {
+    api.upsert(thisNode());
+    const lb = web([{ pod: 'a1' }, { pod: 'b1' }], {
+      type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 32000,
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30070 }],
+    });
+    for (const o of lb) api.upsert(o);
+    const a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    const node = bed.topo.nodeNs;
+    const [code, body] = await httpGetIn(node, 'http://127.0.0.1:10256/healthz');
+    expect(code).toBe(200);
+    expect(Object.keys(JSON.parse(body)).sort()).toEqual(['currentTime', 'healthy', 'lastUpdated', 'nodeEligible']);
+    const [hcCode, hcBody] = await httpGetIn(node, `http://${ADDR.nodeIPv4}:32000/`);
+    expect(hcCode).toBe(200);
+    expect(JSON.parse(hcBody)).toEqual({ service: { namespace: 'default', name: 'web' }, localEndpoints: 1, serviceProxyHealthy: true });
+    for (const o of web([{ pod: 'b1' }], lb[0]!.spec as Raw)) api.upsert(o);
+    await until('no local endpoint: 503', async () => (await httpGetIn(node, `http://${ADDR.nodeIPv4}:32000/`))[0] === 503);
+    // A node being taken away by the autoscaler is not eligible for LB traffic: /healthz 503, /livez still 200.
+    const tainted = thisNode();
+    (tainted.spec as Raw).taints = [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }];
+    api.upsert(tainted);
+    await until('healthz 503 when tainted', async () => (await httpGetIn(node, 'http://127.0.0.1:10256/healthz'))[0] === 503);
+    expect((await httpGetIn(node, 'http://127.0.0.1:10256/livez'))[0]).toBe(200);
+    api.upsert(thisNode());
+    await until('healthz back to 200', async () => (await httpGetIn(node, 'http://127.0.0.1:10256/healthz'))[0] === 200);
+    // Metrics are there and move.
+    const before = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count');
+    for (const o of web([{ pod: 'a2' }], lb[0]!.spec as Raw)) api.upsert(o);
+    await until('metrics move', async () => (await metric('kubeproxy_sync_proxy_rules_duration_seconds_count')) > before);
+    expect(await metric('kubeproxy_sync_proxy_rules_last_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect((await httpGetIn(node, 'http://127.0.0.1:10249/proxyMode'))[1]).toBe('nftables');
+    // SIGTERM: a clean exit that leaves the rules in place.
+    expect(await a.stop()).toBe(0);
+    agent = undefined;
+    expect(await tableExists()).toBe(true);
+    api.remove('Service', 'default', 'web');
+  });
+});

@@ -1,0 +1,163 @@
+// The reflector against the fake API server, through @kubernetes/client-node's
+// KubeConfig: every gap of client-node's own informer, one test each.
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Reflector, type Obj } from '../../src/k8s/reflector.js';
+import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
+import { service } from '../support/manifests.js';
+
+let api: FakeApiServer | undefined;
+let reflector: Reflector | undefined;
+afterEach(async () => {
+  await reflector?.stop();
+  await api?.stop();
+  reflector = undefined;
+  api = undefined;
+});
+
+function kubeconfig(url: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'secret' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
+const svc = (name: string, port = 80, labels: Record<string, string> = {}) =>
+  service(name, { clusterIP: '10.96.0.1', ports: [{ port }] }, {}, labels);
+
+interface Seen { type: string; name: string; port: number }
+
+async function start(opts: { idleTimeoutMs?: number; labelSelector?: string; pageSize?: number } = {}) {
+  api = await startFakeApiServer({ host: '127.0.0.1', token: 'secret', bookmarkIntervalMs: 200 });
+  const events: Seen[] = [];
+  reflector = new Reflector({
+    kc: kubeconfig(api.url), path: '/api/v1/services', onEvent: (type, o: Obj) => events.push({ type, name: o.metadata.name, port: o.spec?.ports?.[0]?.port }),
+    backoffMs: { initial: 20, max: 200 }, ...opts,
+  });
+  return { api, events, r: reflector };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const names = (r: Reflector) => [...r.items()].map((o) => o.metadata.name).sort();
+
+describe('Reflector', () => {
+  it('signals synced only after the whole (paginated) list is cached, with the token and selectors sent', async () => {
+    const { api, r } = await start({ labelSelector: '!service.kubernetes.io/service-proxy-name', pageSize: 2 });
+    for (const n of ['a', 'b', 'c', 'd', 'e']) api.upsert(svc(n));
+    api.upsert(svc('other', 80, { 'service.kubernetes.io/service-proxy-name': 'x' }));
+    expect(r.hasSynced()).toBe(false);
+    r.start();
+    await r.synced;
+    expect(names(r)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    const lists = api.requests.filter((q) => q.query.watch === undefined);
+    expect(lists.length).toBe(3); // pages of 2
+    expect(lists[0]!.headers.authorization).toBe('Bearer secret');
+    expect(lists[0]!.query.labelSelector).toBe('!service.kubernetes.io/service-proxy-name');
+  });
+
+  it('watches with bookmarks and a server-side timeout, and follows live changes', async () => {
+    const { api, events, r } = await start();
+    api.upsert(svc('a'));
+    r.start();
+    await r.synced;
+    api.upsert(svc('b'));
+    api.upsert(svc('a', 81));
+    api.remove('Service', 'default', 'b');
+    await until(() => events.length === 4);
+    expect(events).toEqual([{ type: 'ADDED', name: 'a', port: 80 }, { type: 'ADDED', name: 'b', port: 80 }, { type: 'MODIFIED', name: 'a', port: 81 }, { type: 'DELETED', name: 'b', port: 80 }]);
+    const watch = api.requests.find((q) => q.query.watch === 'true')!;
+    expect(watch.query.allowWatchBookmarks).toBe('true');
+    expect(Number(watch.query.timeoutSeconds)).toBeGreaterThanOrEqual(300);
+  });
+
+  it('resumes after a dropped connection from its last resourceVersion, missing nothing', async () => {
+    const { api, events, r } = await start();
+    api.upsert(svc('a'));
+    r.start();
+    await r.synced;
+    api.dropWatches();
+    api.upsert(svc('b'));
+    await until(() => events.some((e) => e.name === 'b'));
+    expect(names(r)).toEqual(['a', 'b']);
+    const lists = api.requests.filter((q) => q.query.watch === undefined);
+    expect(lists).toHaveLength(1); // resumed by watch, no relist
+  });
+
+  it('keeps retrying after HTTP errors on list and watch (never a silent stop)', async () => {
+    const { api, r } = await start();
+    api.upsert(svc('a'));
+    api.failNext('Service', 'list', 500, 3);
+    r.start();
+    await r.synced;
+    api.failNext('Service', 'watch', 429, 2);
+    api.dropWatches();
+    api.upsert(svc('b'));
+    await until(() => names(r).includes('b'));
+  });
+
+  it('relists on 410 Gone, and the relist emits only the real differences', async () => {
+    const { api, events, r } = await start();
+    for (const n of ['a', 'b', 'c']) api.upsert(svc(n));
+    r.start();
+    await r.synced;
+    events.length = 0;
+    await api.stop(); // changes happen while we are disconnected, and history is lost
+    api.upsert(svc('b', 99));
+    api.remove('Service', 'default', 'c');
+    api.upsert(svc('d'));
+    api.compactHistory();
+    await api.restart();
+    await until(() => names(r).join() === 'a,b,d' && events.length >= 3);
+    expect(events.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      { type: 'MODIFIED', name: 'b', port: 99 }, { type: 'DELETED', name: 'c', port: 80 }, { type: 'ADDED', name: 'd', port: 80 },
+    ]);
+  });
+
+  it('abandons a stalled watch after the idle timeout and reconnects', async () => {
+    const { api, r } = await start({ idleTimeoutMs: 300 });
+    api.upsert(svc('a'));
+    r.start();
+    await r.synced;
+    api.stallWatches();
+    api.upsert(svc('b')); // not delivered on the stalled stream
+    await until(() => names(r).includes('b'), 5000);
+  });
+
+  it('bookmarks advance the resourceVersion, so a reconnect does not replay old events', async () => {
+    const { api, events, r } = await start();
+    api.upsert(svc('a'));
+    r.start();
+    await r.synced;
+    api.upsert(svc('unrelated'));
+    await until(() => events.length === 2);
+    api.bookmarkNow();
+    await new Promise((res) => setTimeout(res, 100));
+    api.dropWatches();
+    await until(() => api.requests.filter((q) => q.query.watch === 'true').length >= 2);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(events).toHaveLength(2);
+  });
+
+  it('stop() ends everything without an error and makes no more requests', async () => {
+    const { api, r } = await start();
+    r.start();
+    await r.synced;
+    await r.stop();
+    const n = api.requests.length;
+    api.upsert(svc('late'));
+    await new Promise((res) => setTimeout(res, 200));
+    expect(api.requests.length).toBe(n);
+    reflector = undefined;
+  });
+});
