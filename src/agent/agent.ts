@@ -75,7 +75,9 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       return false;
     }
     const seconds = (performance.now() - started) / 1000;
-    const stale = staleUdpFlows(committedPolicies, policies);
+    // Not on the first commit: entries from before a restart were made by equivalent
+    // rules, and treating every UDP service as newly served would flush them all.
+    const stale = committed ? staleUdpFlows(committedPolicies, policies) : [];
     committed = tables;
     committedPolicies = policies;
     nextMode = 'plan';

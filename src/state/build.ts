@@ -35,18 +35,18 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
 
   for (const { source, raw } of objects) {
     const kind = `${String(raw.apiVersion)} ${String(raw.kind)}`;
-    const label = describe(raw);
+    const label = () => describe(raw);
     try {
       switch (kind) {
         case 'v1 Service': {
-          const r = normalizeService(raw);
-          if ('ignored' in r) ignored.push(`${source}: ${label} ignored: ${r.ignored}`);
+          const r = memoized(raw, normalizeService);
+          if ('ignored' in r) ignored.push(`${source}: ${label()} ignored: ${r.ignored}`);
           else services.set(keyOf(raw), { source, ports: r.ports });
           break;
         }
         case 'discovery.k8s.io/v1 EndpointSlice': {
-          const r = normalizeEndpointSlice(raw);
-          if ('ignored' in r) ignored.push(`${source}: ${label} ignored: ${r.ignored}`);
+          const r = memoized(raw, normalizeEndpointSlice);
+          if ('ignored' in r) ignored.push(`${source}: ${label()} ignored: ${r.ignored}`);
           else slices.set(r.slice.key, r.slice);
           break;
         }
@@ -59,11 +59,11 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
           serviceCIDRs.push(...normalizeServiceCIDR(raw));
           break;
         default:
-          ignored.push(`${source}: ${label} ignored: kind ${kind} is not used by svcrouter`);
+          ignored.push(`${source}: ${label()} ignored: kind ${kind} is not used by svcrouter`);
       }
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
-      issues.push({ source, object: label, field: e.field, reason: e.reason });
+      issues.push({ source, object: label(), field: e.field, reason: e.reason });
     }
   }
 
@@ -92,6 +92,27 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
   }
   const uniqCIDRs = [...new Map(serviceCIDRs.map((c) => [c.text, c])).values()];
   return { state: { node, servicePorts, endpoints, serviceCIDRs: uniqCIDRs }, issues, ignored };
+}
+
+/**
+ * Normalizing is the costly part of a build; API objects are never mutated
+ * (a change arrives as a new object), so each one is normalized once.
+ */
+const normalized = new WeakMap<Raw, { value: unknown } | { error: FieldError }>();
+
+function memoized<T>(raw: Raw, normalize: (raw: Raw) => T): T {
+  let hit = normalized.get(raw);
+  if (!hit) {
+    try {
+      hit = { value: normalize(raw) };
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      hit = { error: e };
+    }
+    normalized.set(raw, hit);
+  }
+  if ('error' in hit) throw hit.error;
+  return hit.value as T;
 }
 
 /** The kernel keys one ServicePort occupies; two Services may not share one. */

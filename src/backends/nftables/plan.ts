@@ -33,13 +33,19 @@ function planTable(prev: NftTable, next: NftTable, out: string[]): void {
     }
   }
   // Deletions before additions: a changed value is a delete plus an add.
+  // Plain loops: at scale these visit every element, and must not copy them.
   for (const [set, elems] of prev.elements) {
     const now = next.elements.get(set);
-    if (now) pushElements(out, 'delete', tbl, set, [...elems].filter(([k, v]) => now.get(k) !== v).map(([k]) => k));
+    if (!now) continue;
+    const gone: string[] = [];
+    for (const [k, v] of elems) if (now.get(k) !== v) gone.push(k);
+    pushElements(out, 'delete', tbl, set, gone);
   }
   for (const [set, elems] of next.elements) {
-    const was = prev.elements.get(set) ?? new Map<string, string>();
-    pushElements(out, 'add', tbl, set, [...elems].filter(([k, v]) => was.get(k) !== v).map(([k, v]) => elementText(k, v)));
+    const was = prev.elements.get(set);
+    const added: string[] = [];
+    for (const [k, v] of elems) if (was?.get(k) !== v) added.push(elementText(k, v));
+    pushElements(out, 'add', tbl, set, added);
   }
   // Last: nothing references a chain whose elements and rules are gone.
   const gone = [...prev.chains.keys()].filter((name) => !next.chains.has(name));
