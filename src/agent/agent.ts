@@ -1,18 +1,16 @@
-// The node agent: informers feed a scheduler; each sync computes the desired
-// tables from the cache and commits one transaction (a plan from what was last
-// committed, or a full render at start, after a failure and every sync
-// period); then health, metrics, conntrack and health-check ports follow.
+// The node agent: informers feed a scheduler; each sync commits one
+// transaction: the plan for the service ports whose policy changed since the
+// last commit, or a full render at start, after a failure and every sync
+// period; then health, metrics, conntrack and health-check ports follow.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { startInformers, type Informers } from '../k8s/informers.js';
 import { buildState } from '../state/build.js';
-import { decideAll, type PortPolicy } from '../policy/port-policy.js';
+import { PolicyCache, type PortPolicy } from '../policy/port-policy.js';
 import { staleUdpFlows } from '../policy/stale-flows.js';
-import { desiredTables } from '../backends/nftables/desired.js';
+import { IncrementalTables } from '../backends/nftables/incremental.js';
 import { renderReassert, renderTables } from '../backends/nftables/render.js';
-import { planTables } from '../backends/nftables/plan.js';
-import type { NftTable } from '../backends/nftables/model.js';
 import { applyScript } from '../kernel/nft.js';
 import { deleteFlows } from '../kernel/conntrack.js';
 import { formatIssue } from '../state/issues.js';
@@ -48,7 +46,10 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
-  let committed: NftTable[] | undefined;
+  // What the kernel holds: the last committed tables, kept incrementally.
+  const tables = new IncrementalTables();
+  const policyCache = new PolicyCache();
+  let committed = false;
   let committedPolicies: readonly PortPolicy[] = [];
   let nextMode: Mode = 'replace';
   const triggerTimes: number[] = [];
@@ -61,10 +62,11 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     const started = performance.now();
     const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
     countIssues(build.issues);
-    const policies = decideAll(build.state);
-    const tables = desiredTables(build.state, cfg, policies);
-    const script = mode === 'replace' ? renderTables(tables) : mode === 'reassert' ? renderReassert(tables) : planTables(committed!, tables);
+    const policies = policyCache.decide(build.state);
     const full = mode !== 'plan';
+    if (full) tables.reset();
+    const plan = tables.update(build.state, cfg, policies);
+    const script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables()) : plan;
     try {
       await applyScript(script);
     } catch (e) {
@@ -78,7 +80,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // Not on the first commit: entries from before a restart were made by equivalent
     // rules, and treating every UDP service as newly served would flush them all.
     const stale = committed ? staleUdpFlows(committedPolicies, policies) : [];
-    committed = tables;
+    committed = true;
     committedPolicies = policies;
     nextMode = 'plan';
     recordSuccess(seconds, full, script);

@@ -10,6 +10,8 @@ import { DEFAULT_CONFIG, type Config } from '../../src/config/config.js';
 import { parseCIDR } from '../../src/state/addr.js';
 import { FakeNft } from '../support/fake-nft.js';
 import { clusterArb } from '../support/arbitrary-cluster.js';
+import { IncrementalTables } from '../../src/backends/nftables/incremental.js';
+import { PolicyCache } from '../../src/policy/port-policy.js';
 import type { SourcedObject } from '../../src/state/build.js';
 
 const cfg: Config = { ...DEFAULT_CONFIG, hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/32')!] };
@@ -32,6 +34,23 @@ describe('planner', () => {
       full.apply(renderTables(tb));
       expect(incremental.dump()).toBe(full.dump());
     }), { numRuns: 300 });
+  });
+
+  it('the agent\'s incremental tables plan the same transitions, change by change', () => {
+    fc.assert(fc.property(fc.array(clusterArb, { minLength: 2, maxLength: 6 }), (steps) => {
+      const inc = new IncrementalTables();
+      const cache = new PolicyCache();
+      const kernel = new FakeNft();
+      steps.forEach((objects, i) => {
+        const { state } = buildState(objects, { nodeName: cfg.hostname });
+        const plan = inc.update(state, cfg, cache.decide(state));
+        kernel.apply(i === 0 ? renderTables(inc.tables()) : plan);
+        const full = new FakeNft();
+        full.apply(renderTables(tables(objects)));
+        expect(kernel.dump()).toBe(full.dump());
+        expect(inc.tables().map((t) => [...t.elements].map(([k, v]) => [k, [...v].sort()]))).toEqual(tables(objects).map((t) => [...t.elements].map(([k, v]) => [k, [...v].sort()])));
+      });
+    }), { numRuns: 200 });
   });
 
   it('plans nothing between equal states', () => {

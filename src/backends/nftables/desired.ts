@@ -7,19 +7,31 @@ import type { Endpoint, Family, NodeInfo, ProxyState } from '../../state/types.j
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
+import { TableStore, type Contribution } from './table-store.js';
 import { isLoopback } from '../../state/addr.js';
 
 export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
-  return (['ipv4', 'ipv6'] as const).map((f) => desiredTable(policies.filter((p) => p.sp.family === f), state, cfg, f));
+  return (['ipv4', 'ipv6'] as const).map((f) => {
+    const store = new TableStore(familyNames(f).nft);
+    store.add(baseContribution(state, cfg, f));
+    for (const p of policies) if (p.sp.family === f) store.add(portContribution(p));
+    return store.snapshot();
+  });
 }
 
-class TableBuilder {
-  readonly elements = new Map<string, Map<string, string>>();
-  constructor(readonly fam: FamilyNames, readonly sets: Map<string, string>, readonly chains: Map<string, Chain>) {
-    for (const s of sets.keys()) this.elements.set(s, new Map());
-  }
+/** Collects one contribution: the elements, sets and chains one service port (or the fixed part) needs. */
+class Recorder {
+  readonly elements: [string, string, string][] = [];
+  readonly sets = new Map<string, string>();
+  readonly chains = new Map<string, Chain>();
+  constructor(readonly fam: FamilyNames) {}
+
   add(set: string, key: string, value = ''): void {
-    this.elements.get(set)!.set(key, value);
+    this.elements.push([set, key, value]);
+  }
+
+  done(): Contribution {
+    return { elements: this.elements, sets: [...this.sets], chains: [...this.chains] };
   }
 
   /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that enters them. */
@@ -36,7 +48,6 @@ class TableBuilder {
   private declareBackends(chain: string, kind: DispatchKind, n: number): string {
     const name = `${chain}-backends`;
     this.sets.set(name, backendsMapDecl(kind, n, this.fam));
-    this.elements.set(name, new Map());
     return name;
   }
 
@@ -73,10 +84,7 @@ class TableBuilder {
 
   private affinitySet(kind: DispatchKind, slot: number): string {
     const { name, decl } = affinitySet(kind, slot, this.fam);
-    if (!this.sets.has(name)) {
-      this.sets.set(name, decl);
-      this.elements.set(name, new Map());
-    }
+    this.sets.set(name, decl);
     return name;
   }
 }
@@ -86,20 +94,28 @@ function slotConst(i: number): string {
   return `numgen inc mod 1 offset ${i}`;
 }
 
-function desiredTable(policies: readonly PortPolicy[], state: ProxyState, cfg: Config, f: Family): NftTable {
-  const fam = familyNames(f);
-  const b = new TableBuilder(fam, declareSets(f), staticChains(cfg, state.node, f));
-  for (const ip of nodePortIPs(cfg, state.node, f)) b.add('nodeport-ips', ip);
-  for (const c of withoutNested(state.serviceCIDRs.filter((c) => c.family === f))) b.add('service-cidrs', c.text);
-  for (const p of policies) addPort(b, p);
-  return { family: fam.nft, sets: b.sets, chains: b.chains, elements: b.elements };
+/** The fixed part of a family's table: declarations, static chains, node and ServiceCIDR elements. */
+export function baseContribution(state: ProxyState, cfg: Config, f: Family): Contribution {
+  const r = new Recorder(familyNames(f));
+  for (const [name, decl] of declareSets(f)) r.sets.set(name, decl);
+  for (const [name, chain] of staticChains(cfg, state.node, f)) r.chains.set(name, chain);
+  for (const ip of nodePortIPs(cfg, state.node, f)) r.add('nodeport-ips', ip);
+  for (const c of withoutNested(state.serviceCIDRs.filter((c) => c.family === f))) r.add('service-cidrs', c.text);
+  return r.done();
+}
+
+/** What one service port adds to its family's table. */
+export function portContribution(p: PortPolicy): Contribution {
+  const r = new Recorder(familyNames(p.sp.family));
+  addPort(r, p);
+  return r.done();
 }
 
 function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {
   return cfg.nodePortAddresses === 'primary' ? node.ips[f].filter((ip) => !isLoopback(ip)) : [];
 }
 
-function addPort(b: TableBuilder, p: PortPolicy): void {
+function addPort(b: Recorder, p: PortPolicy): void {
   const { sp } = p;
   const c = (data: string) => withComment(data, sp.id); // ids are built from validated names only
   const vipKey = (ip: string) => `${ip} . ${sp.protocol} . ${sp.port}`;
@@ -136,7 +152,7 @@ function addPort(b: TableBuilder, p: PortPolicy): void {
   }
 }
 
-function dispatchExternal(b: TableBuilder, p: PortPolicy, kind: 'vip' | 'np', key: string, map: string, scMap: string): void {
+function dispatchExternal(b: Recorder, p: PortPolicy, kind: 'vip' | 'np', key: string, map: string, scMap: string): void {
   if (p.external.length > 0) b.add(map, key, b.group(kind, key, p.external, p.sp.affinityTimeout));
   if (p.shortCircuit.length > 0) b.add(scMap, key, b.group(kind === 'vip' ? 'vipsc' : 'npsc', key, p.shortCircuit, p.sp.affinityTimeout));
 }
