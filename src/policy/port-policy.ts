@@ -81,6 +81,7 @@ export class PolicyCache {
 }
 
 function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a === b) return true;
   return a.length === b.length && a.every((e, i) => {
     const o = b[i]!;
     return e.ip === o.ip && e.port === o.port && e.isLocal === o.isLocal && e.ready === o.ready && e.serving === o.serving

@@ -74,21 +74,21 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
   const claimed = new Map<string, string>();
   for (const key of [...services.keys()].sort()) {
     const { source, ports } = services.get(key)!;
-    const clash = ports.flatMap(frontendKeys).find((k) => claimed.has(k.key));
+    const clash = ports.flatMap(frontendKeysMemoized).find((k) => claimed.has(k.key));
     if (clash) {
       issues.push({ source, object: `Service ${key}`, field: clash.field, reason: `${clash.what} is already used by Service ${claimed.get(clash.key)}` });
       continue;
     }
     for (const p of ports) {
-      for (const k of frontendKeys(p)) claimed.set(k.key, key);
+      for (const k of frontendKeysMemoized(p)) claimed.set(k.key, key);
       servicePorts.set(p.id, p);
     }
   }
 
-  const endpoints = new Map<string, Endpoint[]>();
+  const endpoints = new Map<string, readonly Endpoint[]>();
   const slicesByService = groupSlices(slices);
   for (const sp of servicePorts.values()) {
-    endpoints.set(sp.id, endpointsFor(sp, slicesByService.get(`${sp.namespace}/${sp.name}`) ?? [], node.name));
+    endpoints.set(sp.id, endpointsMemoized(sp, slicesByService.get(`${sp.namespace}/${sp.name}`) ?? [], node.name));
   }
   const uniqCIDRs = [...new Map(serviceCIDRs.map((c) => [c.text, c])).values()];
   return { state: { node, servicePorts, endpoints, serviceCIDRs: uniqCIDRs }, issues, ignored };
@@ -115,6 +115,14 @@ function memoized<T>(raw: Raw, normalize: (raw: Raw) => T): T {
   return hit.value as T;
 }
 
+const frontendKeyCache = new WeakMap<ServicePort, ReturnType<typeof frontendKeys>>();
+
+function frontendKeysMemoized(p: ServicePort): ReturnType<typeof frontendKeys> {
+  let keys = frontendKeyCache.get(p);
+  if (!keys) frontendKeyCache.set(p, (keys = frontendKeys(p)));
+  return keys;
+}
+
 /** The kernel keys one ServicePort occupies; two Services may not share one. */
 function frontendKeys(p: ServicePort): { key: string; field: string; what: string }[] {
   const proto = p.protocol.toUpperCase();
@@ -129,9 +137,22 @@ function groupSlices(slices: Map<string, Slice>): Map<string, Slice[]> {
   const out = new Map<string, Slice[]>();
   for (const key of [...slices.keys()].sort()) {
     const s = slices.get(key)!;
-    out.set(s.service, [...(out.get(s.service) ?? []), s]);
+    const list = out.get(s.service);
+    if (list) list.push(s);
+    else out.set(s.service, [s]);
   }
   return out;
+}
+
+/** The same array while the port, its slices (by identity) and the node name are the same. */
+const mergedEndpoints = new WeakMap<ServicePort, { slices: readonly Slice[]; nodeName: string; endpoints: readonly Endpoint[] }>();
+
+function endpointsMemoized(sp: ServicePort, slices: readonly Slice[], nodeName: string): readonly Endpoint[] {
+  const hit = mergedEndpoints.get(sp);
+  if (hit && hit.nodeName === nodeName && hit.slices.length === slices.length && hit.slices.every((s, i) => s === slices[i])) return hit.endpoints;
+  const endpoints = endpointsFor(sp, slices, nodeName);
+  mergedEndpoints.set(sp, { slices, nodeName, endpoints });
+  return endpoints;
 }
 
 /** kube-proxy's EndpointSliceCache merge: dedupe by ip:port (a local copy wins), sort by "ip:port". */
