@@ -19,6 +19,7 @@ export function staleUdpFlows(prev: readonly PortPolicy[], next: readonly PortPo
   const out: StaleFlow[] = [];
   for (const p of next.filter(isUdp)) {
     const old = before.get(p.sp.id);
+    if (old === p) continue; // the same decision object: nothing changed for this port
     const was = old ? serving(old) : new Set<string>();
     const now = serving(p);
     const gone = [...was].filter((ip) => !now.has(ip));
