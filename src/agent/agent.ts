@@ -54,13 +54,15 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   let nextMode: Mode = 'replace';
   const triggerTimes: number[] = [];
   const seenIssues = new Set<string>();
+  let lastValid: ReadonlyMap<string, Record<string, unknown>> = new Map();
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((r) => (resolveFirst = r));
 
   const sync = async (): Promise<boolean> => {
     const mode = committed ? nextMode : 'replace';
     const started = performance.now();
-    const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
+    const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs, lastValid });
+    lastValid = build.valid;
     countIssues(build.issues);
     const policies = policyCache.decide(build.state);
     const full = mode !== 'plan';

@@ -16,6 +16,12 @@ export interface BuildOptions {
   readonly nodeName: string;
   /** --node-ip: replaces the Node object's addresses when non-empty. */
   readonly nodeIPs?: Readonly<Record<Family, readonly string[]>>;
+  /**
+   * The last valid version of each object, from the previous build of a
+   * long-running caller: an object updated into an invalid one is reported,
+   * and its last valid version stays programmed (nothing programmed is lost).
+   */
+  readonly lastValid?: ReadonlyMap<string, Raw>;
 }
 
 export interface BuildResult {
@@ -23,6 +29,8 @@ export interface BuildResult {
   readonly issues: Issue[];
   /** Objects deliberately not handled (other kinds, ExternalName, ...), one line each. */
   readonly ignored: string[];
+  /** Every object that was valid (or stood in for an invalid update), for the next build's lastValid. */
+  readonly valid: ReadonlyMap<string, Raw>;
 }
 
 export function buildState(objects: readonly SourcedObject[], opts: BuildOptions): BuildResult {
@@ -32,11 +40,18 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
   const slices = new Map<string, Slice>();
   const serviceCIDRs: Cidr[] = [];
   let node: NodeInfo | undefined;
+  const valid = new Map<string, Raw>();
 
-  for (const { source, raw } of objects) {
+  for (const object of objects) {
+    const { source } = object;
+    let { raw } = object;
     const kind = `${String(raw.apiVersion)} ${String(raw.kind)}`;
-    const label = () => describe(raw);
+    const label = () => describe(object.raw);
+    const identity = `${kind} ${keyOf(raw)}`;
+    const previous = opts.lastValid?.get(identity);
     try {
+      if (previous && previous !== raw && failure(raw, kind)) raw = previous;
+      valid.set(identity, raw);
       switch (kind) {
         case 'v1 Service': {
           const r = memoized(raw, normalizeService);
@@ -51,12 +66,12 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
           break;
         }
         case 'v1 Node': {
-          const n = normalizeNode(raw);
+          const n = memoized(raw, normalizeNode);
           if (n.name === opts.nodeName) node = n;
           break;
         }
         case 'networking.k8s.io/v1 ServiceCIDR':
-          serviceCIDRs.push(...normalizeServiceCIDR(raw));
+          serviceCIDRs.push(...memoized(raw, normalizeServiceCIDR));
           break;
         default:
           ignored.push(`${source}: ${label()} ignored: kind ${kind} is not used by svcrouter`);
@@ -64,6 +79,11 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
       issues.push({ source, object: label(), field: e.field, reason: e.reason });
+      valid.delete(identity);
+    }
+    if (raw !== object.raw) {
+      const e = failure(object.raw, kind)!;
+      issues.push({ source, object: label(), field: e.field, reason: `${e.reason} (the last valid version stays programmed)` });
     }
   }
 
@@ -91,7 +111,27 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
     endpoints.set(sp.id, endpointsMemoized(sp, slicesByService.get(`${sp.namespace}/${sp.name}`) ?? [], node.name));
   }
   const uniqCIDRs = [...new Map(serviceCIDRs.map((c) => [c.text, c])).values()];
-  return { state: { node, servicePorts, endpoints, serviceCIDRs: uniqCIDRs }, issues, ignored };
+  return { state: { node, servicePorts, endpoints, serviceCIDRs: uniqCIDRs }, issues, ignored, valid };
+}
+
+const NORMALIZERS: Record<string, (raw: Raw) => unknown> = {
+  'v1 Service': normalizeService,
+  'discovery.k8s.io/v1 EndpointSlice': normalizeEndpointSlice,
+  'v1 Node': normalizeNode,
+  'networking.k8s.io/v1 ServiceCIDR': normalizeServiceCIDR,
+};
+
+/** The reason an object does not validate, or undefined. */
+function failure(raw: Raw, kind: string): FieldError | undefined {
+  const normalize = NORMALIZERS[kind];
+  if (!normalize) return undefined;
+  try {
+    memoized(raw, normalize);
+    return undefined;
+  } catch (e) {
+    if (e instanceof FieldError) return e;
+    throw e;
+  }
 }
 
 /**

@@ -183,6 +183,13 @@ e2e('svcrouter run', () => {
     rmSync(failFlag);
     await a.waitForLog((l) => l.msg === 'synced' && l.mode === 'replace' && a.logs.some((x) => /sync failed/.test(x.msg ?? '')));
     await until('change applied after recovery', () => reaches(['a2']));
+    // A poisoned update (a port out of range): reported and counted, the last valid version keeps serving.
+    const poisoned = web([{ pod: 'a2' }])[0]!;
+    api.upsert({ ...poisoned, spec: { ...(poisoned.spec as Raw), ports: [{ name: 'http', protocol: 'TCP', port: 70000 }] } });
+    await a.waitForLog((l) => /invalid object skipped/.test(l.msg ?? '') && /spec\.ports\[0\]\.port/.test(l.msg));
+    await until('the invalid object is counted', async () => (await metric('svcrouter_objects_invalid_total{kind="Service",reason="port_out_of_range"}')) >= 1);
+    expect(await reaches(['a2'])).toBe(true);
+    expectReached(await connect(bed, 'cp', 'tcp', '10.96.0.71', 80, 4), [ip('b1', 'v4')], [ip('cp', 'v4')]);
     api.remove('Service', 'default', 'other');
   });
 
@@ -214,8 +221,16 @@ e2e('svcrouter run', () => {
     await until('healthz back to 200', async () => (await httpGetIn(node, 'http://127.0.0.1:10256/healthz'))[0] === 200);
     // Metrics are there and move.
     const before = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count');
-    for (const o of web([{ pod: 'a2' }], lb[0]!.spec as Raw)) api.upsert(o);
+    const programmedBefore = await metric('kubeproxy_network_programming_duration_seconds_count');
+    const trigger = new Date(Date.now() - 2000).toISOString().replace(/\.\d+Z$/, 'Z');
+    for (const o of web([{ pod: 'a2' }], lb[0]!.spec as Raw)) {
+      if (o.kind === 'EndpointSlice') (o.metadata as Raw).annotations = { 'endpoints.kubernetes.io/last-change-trigger-time': trigger };
+      api.upsert(o);
+    }
     await until('metrics move', async () => (await metric('kubeproxy_sync_proxy_rules_duration_seconds_count')) > before);
+    // Network programming latency comes from the EndpointSlice controller's trigger time.
+    await until('network programming observed', async () => (await metric('kubeproxy_network_programming_duration_seconds_count')) > programmedBefore);
+    expect(await metric('kubeproxy_network_programming_duration_seconds_bucket{le="1"}')).toBe(programmedBefore);
     expect(await metric('kubeproxy_sync_proxy_rules_last_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
     expect((await httpGetIn(node, 'http://127.0.0.1:10249/proxyMode'))[1]).toBe('nftables');
     // SIGTERM: a clean exit that leaves the rules in place.

@@ -91,3 +91,19 @@ describe('manifests that are not YAML', () => {
     expect(parseManifest('e.yaml', '---\n---\napiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Node, metadata: {name: n}}]\n')).toHaveLength(1);
   });
 });
+
+describe('an object updated into an invalid one', () => {
+  it('keeps its last valid version programmed, and says so', () => {
+    const v1 = parseManifest('a.yaml', good);
+    const first = buildState(v1, { nodeName: 'node-a' });
+    const v2 = parseManifest('a.yaml', good.replace('port: 80', 'port: 80000'));
+    const second = buildState(v2, { nodeName: 'node-a', lastValid: first.valid });
+    expect(second.issues.map(formatIssue)).toEqual([
+      'a.yaml#1: Service default/good field spec.ports[0].port: must be an integer in 1-65535, got 80000 (the last valid version stays programmed)',
+    ]);
+    expect([...second.state.servicePorts.values()].map((p) => p.port)).toEqual([80]);
+    // Deleting it still deletes it; without a previous version it is simply skipped.
+    expect(buildState([], { nodeName: 'node-a', lastValid: second.valid }).state.servicePorts.size).toBe(0);
+    expect(buildState(v2, { nodeName: 'node-a' }).state.servicePorts.size).toBe(0);
+  });
+});
