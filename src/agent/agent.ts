@@ -34,6 +34,9 @@ export interface Agent {
 
 type Mode = 'replace' | 'reassert' | 'plan';
 
+/** Trigger times waiting for a commit; bounded while syncs keep failing. */
+const MAX_PENDING_TRIGGERS = 10_000;
+
 export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent> {
   const metrics = createMetrics();
   const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
@@ -51,28 +54,33 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const policyCache = new PolicyCache();
   let committed = false;
   let committedPolicies: readonly PortPolicy[] = [];
-  let nextMode: Mode = 'replace';
+  let replaceDue = false;
+  let reassertDue = false;
+  const agentStart = Date.now();
   const triggerTimes: number[] = [];
-  const seenIssues = new Set<string>();
+  let seenIssues = new Set<string>();
   let lastValid: ReadonlyMap<string, Record<string, unknown>> = new Map();
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((r) => (resolveFirst = r));
 
   const sync = async (): Promise<boolean> => {
-    const mode = committed ? nextMode : 'replace';
+    const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
+    reassertDue = false;
     const started = performance.now();
-    const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs, lastValid });
-    lastValid = build.valid;
-    countIssues(build.issues);
-    const policies = policyCache.decide(build.state);
     const full = mode !== 'plan';
-    if (full) tables.reset();
-    const plan = tables.update(build.state, cfg, policies);
-    const script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables()) : plan;
+    let script: string;
+    let policies: readonly PortPolicy[];
     try {
+      const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs, lastValid });
+      lastValid = build.valid;
+      countIssues(build.issues);
+      policies = policyCache.decide(build.state);
+      if (full) tables.reset();
+      const plan = tables.update(build.state, cfg, policies, !full);
+      script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables()) : plan;
       await applyScript(script);
     } catch (e) {
-      nextMode = 'replace'; // the kernel may differ from what we believe: take it over whole
+      replaceDue = true; // the kernel may differ from what we believe: take it over whole
       metrics.syncFailures.inc();
       metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'failure' });
       log.error({ err: (e as Error).message, mode }, 'sync failed; a full resync follows');
@@ -83,9 +91,9 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // rules, and treating every UDP service as newly served would flush them all.
     const stale = committed ? staleUdpFlows(committedPolicies, policies) : [];
     committed = true;
+    replaceDue = false;
     committedPolicies = policies;
-    nextMode = 'plan';
-    recordSuccess(seconds, full, script);
+    recordSuccess(seconds, full, script, policies);
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
     await serviceHealth.sync(healthTargets(policies));
     log.info({ mode, seconds: Number(seconds.toFixed(4)), bytes: script.length, operations: countOps(script), servicePorts: policies.length, staleFlows: stale.length }, 'synced');
@@ -100,10 +108,15 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       if (resource === 'nodes') health.setNodeEligible(nodeEligible(type === 'DELETED' ? undefined : obj));
       if (resource === 'endpointslices') {
         metrics.endpointChanges.inc();
+        metrics.endpointChangesPending.inc();
+        // As kube-proxy: only changes made since this agent started, and not deletions.
         const t = Date.parse(obj.metadata?.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'] ?? '');
-        if (!Number.isNaN(t)) triggerTimes.push(t);
+        if (type !== 'DELETED' && t >= agentStart && triggerTimes.length < MAX_PENDING_TRIGGERS) triggerTimes.push(t);
       }
-      if (resource === 'services') metrics.serviceChanges.inc();
+      if (resource === 'services') {
+        metrics.serviceChanges.inc();
+        metrics.serviceChangesPending.inc();
+      }
       metrics.lastQueuedTimestamp.setToCurrentTime();
       health.queuedUpdate();
       // A half-known cluster is never programmed: syncs wait for every first list.
@@ -118,11 +131,15 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     scheduler.request();
   });
   const resync = setInterval(() => {
-    if (nextMode === 'plan') nextMode = 'reassert';
+    reassertDue = true;
     scheduler.request();
   }, cfg.syncPeriodMs);
 
-  function recordSuccess(seconds: number, full: boolean, script: string): void {
+  function recordSuccess(seconds: number, full: boolean, script: string, policies: readonly PortPolicy[]): void {
+    metrics.endpointChangesPending.set(0);
+    metrics.serviceChangesPending.set(0);
+    metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, policies.filter((p) => p.sp.internalPolicyLocal && p.internalVerdict === 'drop').length);
+    metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, policies.filter((p) => p.sp.externalPolicyLocal && p.externalVerdict === 'drop').length);
     (full ? metrics.syncFullDuration : metrics.syncPartialDuration).observe(seconds);
     metrics.syncDuration.observe(seconds);
     metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'success' });
@@ -134,14 +151,17 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     health.updated();
   }
 
+  /** Logs and counts each problem once while it lasts; one that goes and comes back is reported again. */
   function countIssues(issues: readonly { source: string; object: string; field: string; reason: string }[]): void {
+    const now = new Set<string>();
     for (const i of issues) {
       const key = formatIssue(i);
+      now.add(key);
       if (seenIssues.has(key)) continue;
-      seenIssues.add(key);
       metrics.objectsInvalid.inc({ kind: i.object.split(' ')[0] ?? 'object', reason: issueCategory(i.field, i.reason) });
       log.warn({ object: i.object, field: i.field }, `invalid object skipped: ${key}`);
     }
+    seenIssues = now;
   }
 
   return {

@@ -52,6 +52,8 @@ export class SyncScheduler {
     let ok = false;
     try {
       ok = await this.opts.run();
+    } catch {
+      ok = false; // a sync that throws is a failed sync: retried, never a stopped loop
     } finally {
       this.running = false;
     }

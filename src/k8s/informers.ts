@@ -14,8 +14,6 @@ export interface Informers {
   hasSynced(): boolean;
   /** Everything cached, as sourced objects for buildState. */
   objects(): SourcedObject[];
-  /** This node's object, if known. */
-  node(): Obj | undefined;
   stop(): Promise<void>;
 }
 
@@ -45,6 +43,8 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
       path: r.path,
       ...(resource === 'nodes' ? { fieldSelector: `metadata.name=${nodeName}` } : {}),
       ...(resource === 'services' || resource === 'endpointslices' ? { labelSelector: PROXY_LABEL_SELECTOR } : {}),
+      // Clusters before 1.33 (or with the API off) do not serve ServiceCIDRs.
+      optional: resource === 'servicecidrs',
       trim: (o) => trim(o, r.apiVersion, r.kind),
       onEvent: (type, obj, old) => hooks.onChange(resource, type, obj, old),
       log: hooks.log,
@@ -59,7 +59,6 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
     synced: Promise.all(all.map((r) => r.synced)).then(() => undefined),
     hasSynced: () => all.every((r) => r.hasSynced()),
     objects: () => all.flatMap((r) => [...r.items()].map((raw) => ({ source: 'api', raw }))),
-    node: () => reflectors.get('nodes')!.items().next().value,
     stop: async () => {
       await Promise.all(all.map((r) => r.stop()));
     },

@@ -28,6 +28,8 @@ export interface ReflectorOptions {
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   readonly onRelist?: () => void;
   readonly onRestart?: () => void;
+  /** The API may not serve this resource (404): then it counts as synced and empty, and is looked for again later. */
+  readonly optional?: boolean;
 }
 
 class HttpError extends Error {
@@ -37,6 +39,7 @@ class HttpError extends Error {
 }
 
 const GONE = 410;
+const NOT_FOUND = 404;
 
 export class Reflector {
   private readonly cache = new Map<string, Obj>();
@@ -84,10 +87,19 @@ export class Reflector {
         }
         const progressed = await this.watch();
         if (progressed) delay = initial;
-        continue; // a clean end of a watch: resume from the last resourceVersion at once
+        // A clean end: resume from the last resourceVersion, at once unless the watch was empty
+        // (a server or proxy that closes watches at once must not make this spin).
+        else await this.sleep(initial);
+        continue;
       } catch (e) {
         if (this.stopped) break;
         const err = e as Error & { code?: number };
+        if (this.opts.optional && err instanceof HttpError && err.code === NOT_FOUND) {
+          this.markSynced();
+          this.opts.log?.('info', 'resource not served by this API server; treated as empty', { path: this.opts.path });
+          await this.sleep(max);
+          continue;
+        }
         if (err instanceof HttpError && err.code === GONE) {
           needList = true; // our resourceVersion is too old: relist, no backoff needed
           this.opts.log?.('info', 'resourceVersion expired, relisting', { path: this.opts.path });
@@ -136,10 +148,13 @@ export class Reflector {
       else if (rvOf(old) !== rvOf(o)) this.apply('MODIFIED', o);
     }
     this.rv = rv;
-    if (!this.hasSyncedOnce) {
-      this.hasSyncedOnce = true;
-      this.resolveSynced();
-    }
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.hasSyncedOnce) return;
+    this.hasSyncedOnce = true;
+    this.resolveSynced();
   }
 
   private apply(type: EventType, o: Obj): void {
@@ -231,6 +246,8 @@ export class Reflector {
 
   private async get(q: URLSearchParams): Promise<string> {
     const res = await this.request(q);
+    // A list that stops sending must not hold up the first sync forever.
+    res.setTimeout(this.opts.idleTimeoutMs ?? 90_000, () => res.destroy(new Error(`list ${this.opts.path}: no data for a while`)));
     const body = await readAll(res);
     if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `list ${this.opts.path}: HTTP ${res.statusCode} ${body.slice(0, 300)}`);
     return body;

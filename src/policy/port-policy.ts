@@ -20,6 +20,8 @@ export interface PortPolicy {
   readonly externalVerdict: NoEndpointVerdict;
   /** loadBalancerSourceRanges allow-list for the LB IPs, or null when open. */
   readonly firewallAllow: readonly Cidr[] | null;
+  /** Addresses of every serving endpoint, whatever the policies and topology (for conntrack cleanup). */
+  readonly servingIPs: readonly string[];
 }
 
 export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node: NodeInfo): PortPolicy {
@@ -38,6 +40,7 @@ export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node
     internalVerdict: verdict(internal),
     externalVerdict: isExternallyAccessible(sp) ? verdict(external) : null,
     firewallAllow: firewall(sp, node),
+    servingIPs: endpoints.filter((e) => e.ready || e.serving).map((e) => e.ip),
   };
 }
 

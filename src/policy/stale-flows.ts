@@ -3,7 +3,7 @@
 // rejected while a service had no endpoint and now has one. TCP needs nothing:
 // a dead endpoint resets, and a new connection gets a new entry.
 import type { PortPolicy } from './port-policy.js';
-import type { Family } from '../state/types.js';
+import { frontendIPs, type Family } from '../state/types.js';
 
 export interface StaleFlow {
   readonly family: Family;
@@ -16,6 +16,7 @@ export interface StaleFlow {
 
 export function staleUdpFlows(prev: readonly PortPolicy[], next: readonly PortPolicy[]): StaleFlow[] {
   const before = new Map(prev.filter(isUdp).map((p) => [p.sp.id, p]));
+  const nextIds = new Set(next.map((p) => p.sp.id));
   const out: StaleFlow[] = [];
   for (const p of next.filter(isUdp)) {
     const old = before.get(p.sp.id);
@@ -28,7 +29,7 @@ export function staleUdpFlows(prev: readonly PortPolicy[], next: readonly PortPo
     for (const ip of gone) out.push(...destinations.map((d) => ({ ...d, replySrc: ip })));
   }
   for (const old of before.values()) {
-    if (next.some((p) => p.sp.id === old.sp.id)) continue;
+    if (nextIds.has(old.sp.id)) continue;
     for (const ip of serving(old)) out.push(...frontends(old).map((d) => ({ ...d, replySrc: ip })));
   }
   return out;
@@ -38,12 +39,13 @@ function isUdp(p: PortPolicy): boolean {
   return p.sp.protocol === 'udp';
 }
 
+/** kube-proxy ignores traffic policies and topology here: any serving endpoint keeps its flows. */
 function serving(p: PortPolicy): Set<string> {
-  return new Set([...p.internal, ...p.external, ...p.shortCircuit].map((e) => e.ip));
+  return new Set(p.servingIPs);
 }
 
 function frontends(p: PortPolicy): StaleFlow[] {
   const { sp } = p;
-  const vips = [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerIPs].map((ip) => ({ family: sp.family, origDst: ip, origDport: sp.port }));
+  const vips = frontendIPs(sp).map((ip) => ({ family: sp.family, origDst: ip, origDport: sp.port }));
   return sp.nodePort ? [...vips, { family: sp.family, origDport: sp.nodePort }] : vips;
 }

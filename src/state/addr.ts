@@ -9,7 +9,8 @@ export function parseIP(text: unknown): { family: Family; ip: string } | null {
   if (typeof text !== 'string') return null;
   const t = text.trim();
   const v = isIP(t);
-  if (v === 0) return null;
+  if (v === 0 || t.includes('%')) return null; // a zone (fe80::1%eth0) is no Service address
+
   const addr = ipaddr.parse(t);
   if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
     return { family: 'ipv4', ip: (addr as ipaddr.IPv6).toIPv4Address().toString() };

@@ -5,7 +5,7 @@ import { normalizeService } from './service.js';
 import { normalizeEndpointSlice, type Slice } from './endpointslice.js';
 import { emptyNode, normalizeNode, normalizeServiceCIDR } from './node.js';
 import type { Raw } from './fields.js';
-import type { Cidr, Endpoint, Family, NodeInfo, ProxyState, ServicePort } from './types.js';
+import { frontendIPs, type Cidr, type Endpoint, type Family, type NodeInfo, type ProxyState, type ServicePort } from './types.js';
 
 export interface SourcedObject {
   readonly source: string; // "file.yaml#2"
@@ -94,9 +94,16 @@ export function buildState(objects: readonly SourcedObject[], opts: BuildOptions
   const claimed = new Map<string, string>();
   for (const key of [...services.keys()].sort()) {
     const { source, ports } = services.get(key)!;
-    const clash = ports.flatMap(frontendKeysMemoized).find((k) => claimed.has(k.key));
+    const mine = new Set<string>();
+    // Two Services, or two addresses of one Service (an externalIP equal to its clusterIP), may not share a key.
+    const clash = ports.flatMap(frontendKeysMemoized).find((k) => {
+      if (claimed.has(k.key) || mine.has(k.key)) return true;
+      mine.add(k.key);
+      return false;
+    });
     if (clash) {
-      issues.push({ source, object: `Service ${key}`, field: clash.field, reason: `${clash.what} is already used by Service ${claimed.get(clash.key)}` });
+      const owner = claimed.get(clash.key);
+      issues.push({ source, object: `Service ${key}`, field: clash.field, reason: owner ? `${clash.what} is already used by Service ${owner}` : `${clash.what} appears twice in this Service` });
       continue;
     }
     for (const p of ports) {
@@ -166,7 +173,7 @@ function frontendKeysMemoized(p: ServicePort): ReturnType<typeof frontendKeys> {
 /** The kernel keys one ServicePort occupies; two Services may not share one. */
 function frontendKeys(p: ServicePort): { key: string; field: string; what: string }[] {
   const proto = p.protocol.toUpperCase();
-  const vips = [p.clusterIP, ...p.externalIPs, ...p.loadBalancerIPs].map((ip) => ({
+  const vips = frontendIPs(p).map((ip) => ({
     key: `${p.family} ${ip} ${p.protocol} ${p.port}`, field: 'spec.ports', what: `${ip} port ${p.port}/${proto}`,
   }));
   const np = p.nodePort ? [{ key: `${p.family} nodeport ${p.protocol} ${p.nodePort}`, field: 'spec.ports.nodePort', what: `nodePort ${p.nodePort}/${proto}` }] : [];

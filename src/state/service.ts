@@ -27,9 +27,11 @@ export function normalizeService(raw: Raw): ServiceResult {
   if (clusterIPs.size === 0) return { ignored: 'no clusterIP allocated' };
 
   const external = type === 'NodePort' || type === 'LoadBalancer';
+  // kube-proxy's ExternallyAccessible: a ClusterIP Service with externalIPs counts too.
+  const externallyAccessible = external || arr(spec.externalIPs, 'spec.externalIPs').length > 0;
   const etp = str(spec.externalTrafficPolicy, 'spec.externalTrafficPolicy', '');
-  if (etp !== '' && !external) {
-    throw new FieldError('spec.externalTrafficPolicy', `may only be set when type is NodePort or LoadBalancer (type is ${type})`);
+  if (etp !== '' && !externallyAccessible) {
+    throw new FieldError('spec.externalTrafficPolicy', `may only be set on an externally accessible Service (NodePort, LoadBalancer, or with externalIPs; type is ${type})`);
   }
   if (!['', 'Cluster', 'Local'].includes(etp)) throw new FieldError('spec.externalTrafficPolicy', `must be Cluster or Local, got ${JSON.stringify(etp)}`);
   const itp = str(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy', 'Cluster');
@@ -78,7 +80,7 @@ export function normalizeService(raw: Raw): ServiceResult {
         externalIPs: unique(inFamily(externalIPs)),
         loadBalancerIPs: unique(inFamily(lbIPs)),
         loadBalancerSourceRanges: sourceRanges.filter((c: Cidr) => c.family === family),
-        externalPolicyLocal: external && etp === 'Local',
+        externalPolicyLocal: externallyAccessible && etp === 'Local',
         internalPolicyLocal: itp === 'Local',
         affinityTimeout,
         healthCheckNodePort,

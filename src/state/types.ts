@@ -36,6 +36,11 @@ export interface ServicePort {
   readonly healthCheckNodePort: number;
 }
 
+/** Every address a ServicePort is reached on: its ClusterIP, externalIPs and LB IPs. */
+export function frontendIPs(sp: ServicePort): string[] {
+  return [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerIPs];
+}
+
 export interface Endpoint {
   readonly ip: string;
   readonly port: number;

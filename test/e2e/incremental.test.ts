@@ -9,7 +9,7 @@ import { clusterArb } from '../support/arbitrary-cluster.js';
 import { connect, createBed, expectOutcome, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, triesFor, ADDR, type Bed, type PodName } from '../support/bed.js';
 import { service, serviceCIDRs, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
 import { clusterFrom, scriptFor } from '../../src/cli/pipeline.js';
-import { renderTables } from '../../src/backends/nftables/render.js';
+import { renderReassert, renderTables } from '../../src/backends/nftables/render.js';
 import { planTables } from '../../src/backends/nftables/plan.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { SourcedObject } from '../../src/state/build.js';
@@ -25,6 +25,21 @@ async function sameAfterBothPaths(ns: [string, string], a: NftTable[], b: NftTab
   await netnsExec(ns[1], ['nft', '-f', '-'], renderTables(b));
   expect(await readTables(ns[0])).toBe(await readTables(ns[1]));
 }
+
+e2e('a periodic reassert', () => {
+  it('leaves the kernel exactly as a full render, and loads again and again', async () => {
+    await withBareNamespaces(2, async ([x, y]) => {
+      await fc.assert(fc.asyncProperty(clusterArb, clusterArb, async (a, b) => {
+        await netnsExec(x!, ['nft', '-f', '-'], renderTables(tablesOf(a)));
+        await netnsExec(x!, ['nft', '-f', '-'], renderReassert(tablesOf(a)));
+        await netnsExec(x!, ['nft', '-f', '-'], planTables(tablesOf(a), tablesOf(b)));
+        await netnsExec(x!, ['nft', '-f', '-'], renderReassert(tablesOf(b)));
+        await netnsExec(y!, ['nft', '-f', '-'], renderTables(tablesOf(b)));
+        expect(await readTables(x!)).toBe(await readTables(y!));
+      }), { numRuns: 10 });
+    });
+  });
+});
 
 e2e('full = incremental, read back from the kernel', () => {
   it('holds for random pairs of clusters', async () => {

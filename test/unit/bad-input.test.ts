@@ -43,7 +43,10 @@ describe('bad Services are skipped with a precise report', () => {
     ['300-character name', service('{clusterIP: 10.96.0.6, ports: [{port: 80}]}', 'a'.repeat(300)), /metadata\.name: "a{64}\.\.\." is not a valid DNS label/],
     ['name built to break an nft script', service('{clusterIP: 10.96.0.6, ports: [{port: 80}]}', 'x" ; flush ruleset ; "'), /Service "default\/x\\" ; flush ruleset ; \\"" field metadata\.name: .* is not a valid DNS label/],
     ['port name built to break a comment', service('{clusterIP: 10.96.0.6, ports: [{name: "a\\" }", port: 80}]}'), /spec\.ports\[0\]\.name: .* is not a valid port name/],
-    ['NodePort already used by another Service', `${service('{type: NodePort, clusterIP: 10.96.0.6, ports: [{port: 80, nodePort: 30001}]}', 'a')}${service('{type: NodePort, clusterIP: 10.96.0.7, ports: [{port: 81, nodePort: 30001}]}', 'b')}`, /Service default\/b field spec\.ports\.nodePort: nodePort 30001\/TCP is already used by Service default\/a/],
+    ['an externalIP equal to the Service\'s own clusterIP', service('{clusterIP: 10.96.0.6, externalIPs: [10.96.0.6], ports: [{port: 80}]}'), /Service default\/bad field spec\.ports: 10\.96\.0\.6 port 80\/TCP appears twice in this Service/],
+    ['one NodePort on two ports of a Service', service('{type: NodePort, clusterIP: 10.96.0.6, ports: [{name: a, port: 80, nodePort: 30001}, {name: b, port: 81, nodePort: 30001}]}'), /spec\.ports\.nodePort: nodePort 30001\/TCP appears twice in this Service/],
+    ['an IPv6 address with a zone', service('{clusterIP: "fe80::1%eth0", ports: [{port: 80}]}'), /spec\.clusterIP: "fe80::1%eth0" is not an IP address/],
+    ['NodePort already used by another Service', `${service('{type: NodePort, clusterIP: 10.96.0.8, ports: [{port: 80, nodePort: 30001}]}', 'a')}${service('{type: NodePort, clusterIP: 10.96.0.7, ports: [{port: 81, nodePort: 30001}]}', 'b')}`, /Service default\/b field spec\.ports\.nodePort: nodePort 30001\/TCP is already used by Service default\/a/],
   ];
   for (const [name, yaml, want] of cases) {
     it(name, () => {
@@ -53,7 +56,7 @@ describe('bad Services are skipped with a precise report', () => {
       // The good service is still programmed.
       expect(r.script).toContain('10.96.0.5 . tcp . 80');
       // Nothing from the bad object reaches the script.
-      expect(r.script).not.toMatch(/flush ruleset|10\.96\.0\.300|1\.2\.3\.4 }/);
+      expect(r.script).not.toMatch(/flush ruleset|10\.96\.0\.300|1\.2\.3\.4 }|10\.96\.0\.[67]\b/);
     });
   }
 });
@@ -105,5 +108,22 @@ describe('an object updated into an invalid one', () => {
     // Deleting it still deletes it; without a previous version it is simply skipped.
     expect(buildState([], { nodeName: 'node-a', lastValid: second.valid }).state.servicePorts.size).toBe(0);
     expect(buildState(v2, { nodeName: 'node-a' }).state.servicePorts.size).toBe(0);
+  });
+});
+
+describe('valid input at the edges', () => {
+  it('a Service with the longest valid names renders a comment nft accepts (at most 128 characters)', () => {
+    const ns = 'n'.repeat(63), name = 's'.repeat(63), port = 'p'.repeat(63);
+    const r = run(`apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {clusterIP: 10.96.0.9, ports: [{name: ${port}, port: 80}]}\n`);
+    expect(r.issues).toEqual([]);
+    const comments = [...r.script.matchAll(/comment "([^"]*)"/g)].map((m) => m[1]!);
+    expect(comments.length).toBeGreaterThan(0);
+    for (const c of comments) expect(c.length).toBeLessThanOrEqual(128);
+  });
+
+  it('a ClusterIP Service with externalIPs may set externalTrafficPolicy Local, and it applies (kube-proxy: externally accessible)', () => {
+    const r = run(`apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: default}\nspec: {clusterIP: 10.96.0.9, externalIPs: [203.0.113.9], externalTrafficPolicy: Local, ports: [{port: 80}]}\n`);
+    expect(r.issues).toEqual([]);
+    expect([...r.state.servicePorts.values()][0]!.externalPolicyLocal).toBe(true);
   });
 });

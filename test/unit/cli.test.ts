@@ -43,6 +43,10 @@ describe('svcrouter dump', () => {
       .toMatchObject({ code: 1, err: expect.stringMatching(/no\/such\/file\.yaml: no such file or directory/) });
   });
 
+  it('masquerade bit 31 renders a valid mark', () => {
+    expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--iptables-masquerade-bit', '31', ...FLAGS).out).toContain('meta mark set meta mark | 0x80000000');
+  });
+
   it('uses only the configured masquerade bit', () => {
     const r = svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--iptables-masquerade-bit', '3', ...FLAGS);
     expect(r.out).toContain('meta mark set meta mark | 0x00000008');

@@ -7,13 +7,17 @@ import { loadConfig, ConfigError } from '../../src/config/load.js';
 
 describe('loadConfig', () => {
   it('reads kube-proxy flags', () => {
-    const c = loadConfig({ hostnameOverride: 'Node-A', clusterCidr: '10.244.0.0/16, fd00:244::/32', detectLocalMode: 'NodeCIDR', nodeportAddresses: '192.168.0.0/16,primary'.replace(',primary', ''), masqueradeAll: true, iptablesMasqueradeBit: '15', nodeIp: '192.168.50.1,fd00:50::1' });
+    const c = loadConfig({ hostnameOverride: 'Node-A', clusterCidr: '10.244.0.0/16, fd00:244::/32', detectLocalMode: 'NodeCIDR', nodeportAddresses: '192.168.0.0/16', masqueradeAll: true, iptablesMasqueradeBit: '15', nodeIp: '192.168.50.1,fd00:50::1' });
     expect(c).toMatchObject({
       hostname: 'node-a', detectLocalMode: 'NodeCIDR', masqueradeAll: true, masqueradeBit: 15,
       clusterCIDRs: [{ family: 'ipv4', text: '10.244.0.0/16' }, { family: 'ipv6', text: 'fd00:244::/32' }],
       nodePortAddresses: [{ family: 'ipv4', text: '192.168.0.0/16' }],
       nodeIPs: { ipv4: ['192.168.50.1'], ipv6: ['fd00:50::1'] },
     });
+  });
+
+  it('takes "primary" for --nodeport-addresses', () => {
+    expect(loadConfig({ hostnameOverride: 'n', nodeportAddresses: 'primary' }).nodePortAddresses).toBe('primary');
   });
 
   it('defaults like kube-proxy in nftables mode', () => {

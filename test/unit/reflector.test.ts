@@ -134,19 +134,37 @@ describe('Reflector', () => {
     await until(() => names(r).includes('b'), 5000);
   });
 
-  it('bookmarks advance the resourceVersion, so a reconnect does not replay old events', async () => {
-    const { api, events, r } = await start();
-    api.upsert(svc('a'));
+  it('bookmarks advance the resourceVersion, so a reconnect after compaction needs no relist', async () => {
+    const server = (api = await startFakeApiServer({ host: '127.0.0.1', token: 'secret', bookmarkIntervalMs: 60_000 }));
+    let relists = 0;
+    const r = (reflector = new Reflector({
+      kc: kubeconfig(server.url), path: '/api/v1/services', labelSelector: '!skip', onEvent: () => {},
+      onRelist: () => relists++, backoffMs: { initial: 20, max: 200 },
+    }));
+    server.upsert(svc('a'));
     r.start();
     await r.synced;
-    api.upsert(svc('unrelated'));
-    await until(() => events.length === 2);
-    api.bookmarkNow();
-    await new Promise((res) => setTimeout(res, 100));
-    api.dropWatches();
-    await until(() => api.requests.filter((q) => q.query.watch === 'true').length >= 2);
-    await new Promise((res) => setTimeout(res, 100));
-    expect(events).toHaveLength(2);
+    await until(() => server.requests.some((q) => q.query.watch === 'true'));
+    await new Promise((res) => setTimeout(res, 100)); // the watch is open
+    // Events the selector filters out move the server's resourceVersion, not ours...
+    for (let i = 0; i < 5; i++) server.upsert(svc(`hidden-${i}`, 80, { skip: 'yes' }));
+    server.bookmarkNow(); // ...until a bookmark tells us.
+    await new Promise((res) => setTimeout(res, 150));
+    server.compactHistory();
+    server.dropWatches();
+    await until(() => server.requests.filter((q) => q.query.watch === 'true').length >= 2);
+    await new Promise((res) => setTimeout(res, 150));
+    expect(relists).toBe(0); // without the bookmark, the old resourceVersion would get 410 and a relist
+    expect(server.requests.filter((q) => q.query.watch === undefined)).toHaveLength(1);
+    expect(server.requests.filter((q) => q.query.watch === 'true').map((q) => q.query.resourceVersion)).toEqual(['1', '6']);
+  });
+
+  it('treats an optional resource the API does not serve (404) as synced and empty', async () => {
+    api = await startFakeApiServer({ host: '127.0.0.1', token: 'secret' });
+    reflector = new Reflector({ kc: kubeconfig(api.url), path: '/apis/networking.k8s.io/v1/nosuchresource', onEvent: () => {}, optional: true, backoffMs: { initial: 20, max: 200 } });
+    reflector.start();
+    await reflector.synced;
+    expect([...reflector.items()]).toEqual([]);
   });
 
   it('stop() ends everything without an error and makes no more requests', async () => {

@@ -73,6 +73,15 @@ describe('SyncScheduler', () => {
     expect(gaps[2]!).toBeGreaterThan(gaps[1]!);
   });
 
+  it('a sync that throws counts as failed and is retried', async () => {
+    let calls = 0;
+    const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 30, max: 100 }, run: async () => { calls++; if (calls === 1) throw new Error('boom'); return true; } });
+    s.request();
+    await sleep(100);
+    await s.stop();
+    expect(calls).toBe(2);
+  });
+
   it('runs nothing after stop', async () => {
     const r = recorder();
     const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 10, max: 100 }, run: r.run });

@@ -32,6 +32,14 @@ describe('staleUdpFlows', () => {
   it('a deleted service: flows to all its endpoints', () => {
     expect(staleUdpFlows(policies('UDP', ['10.244.1.5']), [])).toHaveLength(3);
   });
+  it('nothing when only topology or traffic policy moves traffic off a still-serving endpoint', () => {
+    expect(staleUdpFlows(policies('UDP', ['10.244.1.5', '10.244.1.6']), policies('UDP', ['10.244.1.5', '10.244.1.6'], { internalTrafficPolicy: 'Local' }))).toEqual([]);
+  });
+
+  it('nothing for an unchanged service', () => {
+    expect(staleUdpFlows(policies('UDP', ['10.244.1.5']), policies('UDP', ['10.244.1.5']))).toEqual([]);
+  });
+
   it('nothing for TCP, nothing for an unchanged or growing service', () => {
     expect(staleUdpFlows(policies('TCP', ['10.244.1.5']), policies('TCP', []))).toEqual([]);
     expect(staleUdpFlows(policies('UDP', ['10.244.1.5']), policies('UDP', ['10.244.1.5', '10.244.1.6']))).toEqual([]);

@@ -3,7 +3,7 @@
 // per distinct endpoint count (and affinity timeout), whatever the cluster size.
 import type { Config } from '../../config/config.js';
 import { withoutNested } from '../../state/addr.js';
-import type { Endpoint, Family, NodeInfo, ProxyState } from '../../state/types.js';
+import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
@@ -11,7 +11,7 @@ import { TableStore, type Contribution } from './table-store.js';
 import { isLoopback } from '../../state/addr.js';
 
 export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
-  return (['ipv4', 'ipv6'] as const).map((f) => {
+  return FAMILIES.map((f) => {
     const store = new TableStore(familyNames(f).nft);
     store.add(baseContribution(state, cfg, f));
     for (const p of policies) if (p.sp.family === f) store.add(portContribution(p));
@@ -117,7 +117,8 @@ function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {
 
 function addPort(b: Recorder, p: PortPolicy): void {
   const { sp } = p;
-  const c = (data: string) => withComment(data, sp.id); // ids are built from validated names only
+  // ids are built from validated names only; nft refuses comments over 128 characters.
+  const c = (data: string) => withComment(data, sp.id.slice(0, 128));
   const vipKey = (ip: string) => `${ip} . ${sp.protocol} . ${sp.port}`;
   const npKey = `${sp.protocol} . ${sp.nodePort}`;
   const noEndpoint = (v: NoEndpointVerdict) => (v === 'reject' ? 'goto reject-chain' : 'drop');

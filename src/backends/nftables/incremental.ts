@@ -1,14 +1,12 @@
 // The agent's tables, kept across syncs: each sync re-contributes only the
 // service ports whose policy changed, so its plan costs what changed.
 import type { Config } from '../../config/config.js';
-import type { Family, ProxyState } from '../../state/types.js';
+import { FAMILIES, type Family, type ProxyState } from '../../state/types.js';
 import type { PortPolicy } from '../../policy/port-policy.js';
 import { baseContribution, portContribution } from './desired.js';
 import { familyNames } from './layout.js';
 import { TableStore, type Contribution } from './table-store.js';
 import type { NftTable } from './model.js';
-
-const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 
 export class IncrementalTables {
   private stores = new Map<Family, TableStore>();
@@ -26,8 +24,11 @@ export class IncrementalTables {
     this.ports.clear();
   }
 
-  /** Move to this state; returns the transaction from the previous one (policies unchanged by identity cost nothing). */
-  update(state: ProxyState, cfg: Config, policies: readonly PortPolicy[]): string {
+  /**
+   * Move to this state; returns the transaction from the previous one (policies
+   * unchanged by identity cost nothing), or '' without planning when wantPlan is false.
+   */
+  update(state: ProxyState, cfg: Config, policies: readonly PortPolicy[], wantPlan = true): string {
     for (const f of FAMILIES) {
       const c = baseContribution(state, cfg, f);
       const key = JSON.stringify(c);
@@ -52,7 +53,7 @@ export class IncrementalTables {
       this.stores.get(p.sp.family)!.add(c);
       this.ports.set(p.sp.id, { policy: p, c });
     }
-    return FAMILIES.map((f) => this.stores.get(f)!.takePlan()).join('');
+    return FAMILIES.map((f) => this.stores.get(f)!.takePlan(wantPlan)).join('');
   }
 
   /** The whole tables, for a full render. */

@@ -112,7 +112,7 @@ function nodePortMatch(cfg: Config, f: Family): string | null {
 
 export function staticChains(cfg: Config, node: NodeInfo, f: Family): Map<string, Chain> {
   const fam = familyNames(f);
-  const mark = `0x${(1 << cfg.masqueradeBit).toString(16).padStart(8, '0')}`;
+  const mark = `0x${(2 ** cfg.masqueradeBit).toString(16).padStart(8, '0')}`;
   const vip = keyExpr('vip', fam);
   const np = nodePortMatch(cfg, f);
   const det = localDetector(cfg, node, f);

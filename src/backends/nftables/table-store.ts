@@ -54,7 +54,13 @@ export class TableStore {
   }
 
   /** The transaction for everything changed since the last call (plan.ts's ordering), and forget it. */
-  takePlan(): string {
+  takePlan(wantPlan = true): string {
+    if (!wantPlan) {
+      this.touchedSets = new Map();
+      this.touchedChains = new Map();
+      this.touchedElements = new Map();
+      return '';
+    }
     const before: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const after: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const bSets = before.sets as Map<string, string>, aSets = after.sets as Map<string, string>;
