@@ -4,7 +4,7 @@
 // work unchanged; svcrouter_* for what kube-proxy has no name for.
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { serveHttp, type HttpEndpoint } from './proxy-health.js';
+import { serveHttp, type HttpEndpoint } from './http.js';
 
 /** prometheus.ExponentialBuckets(0.001, 2, 15): 1 ms .. 16.384 s. */
 const SYNC_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);

@@ -2,14 +2,9 @@
 // /healthz and /livez on 10256. Cloud load balancers probe /healthz for
 // externalTrafficPolicy=Cluster services and to drain a node before it is
 // removed, so status codes, headers and body keys follow kube-proxy's.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { serveHttp, type HttpEndpoint } from './http.js';
 
-export interface HttpEndpoint {
-  readonly address: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
 
 export interface ProxyHealthStatus {
   healthy: boolean;
@@ -121,48 +116,5 @@ export function startProxyHealthServer(
   return serveHttp(bindAddress, {
     '/healthz': (_req, res) => answer('/healthz', res),
     '/livez': (_req, res) => answer('/livez', res),
-  });
-}
-
-// ---- small HTTP plumbing shared with service-health.ts and metrics.ts ----
-
-/** "0.0.0.0:10256", "[::]:10256", ":10256" (all addresses), "127.0.0.1:0". */
-export function parseBindAddress(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:[\]]*):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[2]) > 65535) throw new Error(`bind address ${JSON.stringify(s)}: want host:port or [ipv6]:port`);
-  return { host: m[1], port: Number(m[2]) };
-}
-
-/** Exact-path routing like Go's ServeMux patterns without a trailing slash. */
-export async function serveHttp(bindAddress: string, routes: Record<string, http.RequestListener>): Promise<HttpEndpoint> {
-  const { host, port } = parseBindAddress(bindAddress);
-  const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (route) return route(req, res);
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-    res.end('404 page not found\n');
-  });
-  await listenServer(server, port, host || undefined);
-  const a = server.address() as AddressInfo;
-  return { address: a.address, port: a.port, close: () => closeServer(server) };
-}
-
-/** Resolves once listening, rejects on a bind error (EADDRINUSE, EADDRNOTAVAIL...). */
-export function listenServer(server: http.Server, port: number, host?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => { server.off('listening', onListening); reject(e); };
-    const onListening = (): void => { server.off('error', onError); resolve(); };
-    server.once('error', onError).once('listening', onListening);
-    // No host: Node's wildcard, "::" dual-stack where IPv6 exists, else 0.0.0.0.
-    server.listen({ port, host });
-  });
-}
-
-export function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Probers keep connections alive; without this close() would wait for them.
-    server.closeAllConnections();
   });
 }

@@ -3,7 +3,7 @@
 // 200 here, so a node without a local endpoint (or with a stuck proxy) must say
 // 503 and drop out instead of blackholing traffic.
 import http from 'node:http';
-import { closeServer, listenServer } from './proxy-health.js';
+import { closeServer, listenServer } from './http.js';
 
 export interface ServiceHealthTarget {
   namespace: string;

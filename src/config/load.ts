@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import yaml from 'js-yaml';
 import { parseCIDR, parseIP } from '../state/addr.js';
+import { parseBindAddress } from './bind-address.js';
 import type { Cidr, Family } from '../state/types.js';
 import { DEFAULT_CONFIG, type Config, type DetectLocalMode } from './config.js';
 
@@ -168,14 +169,18 @@ function duration(v: unknown, field: string, bad: Bad): number {
   return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]!]!, 0));
 }
 
-/** "host:port", "[v6]:port", or "" (disabled); a bare port keeps the default host. */
+/** "host:port", "[v6]:port", or "" (disabled). */
 function bindAddress(v: unknown, dflt: string, field: string, bad: Bad): string {
   if (v === undefined) return dflt;
   const text = str(v, field, bad).trim();
   if (text === '') return '';
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]*)):(\d{1,5})$/.exec(text);
-  const host = m?.[1] ?? m?.[2];
-  if (!m || Number(m[3]) > 65535 || (host !== '' && host !== undefined && !parseIP(host))) throw bad(field, `${JSON.stringify(text)} is not host:port`);
+  let host: string;
+  try {
+    host = parseBindAddress(text).host;
+  } catch {
+    throw bad(field, `${JSON.stringify(text)} is not host:port`);
+  }
+  if (host !== '' && !parseIP(host)) throw bad(field, `${JSON.stringify(text)} is not host:port with an IP address`);
   return text;
 }
 

@@ -2,7 +2,7 @@
 // the 10249 endpoints.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, issueCategory, startMetricsServer } from '../../src/agent/metrics.js';
-import type { HttpEndpoint } from '../../src/agent/proxy-health.js';
+import type { HttpEndpoint } from '../../src/agent/http.js';
 
 let servers: HttpEndpoint[] = [];
 afterEach(async () => {

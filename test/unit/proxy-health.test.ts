@@ -1,6 +1,8 @@
 // kube-proxy's /healthz and /livez semantics, over real HTTP with a fake clock.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProxyHealth, nodeEligible, parseBindAddress, rfc3339, startProxyHealthServer, type HttpEndpoint } from '../../src/agent/proxy-health.js';
+import { ProxyHealth, nodeEligible, rfc3339, startProxyHealthServer } from '../../src/agent/proxy-health.js';
+import type { HttpEndpoint } from '../../src/agent/http.js';
+import { parseBindAddress } from '../../src/config/bind-address.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 const TIMEOUT = 60_000; // 2 × the default 30 s syncPeriod
