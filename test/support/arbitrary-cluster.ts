@@ -26,24 +26,33 @@ const serviceArb = fc.record({
   sourceRanges: fc.boolean(),
   proxyMode: fc.boolean(),
   endpoints: fc.array(endpointArb, { maxLength: 5 }),
+  twoPorts: fc.boolean(),
 });
 
 export type ServiceSpec = typeof serviceArb extends fc.Arbitrary<infer T> ? T : never;
 
-export const clusterArb = fc.uniqueArray(serviceArb, { selector: (s) => s.id, maxLength: 5 }).map(toObjects);
+// The node's zone and address, and the ServiceCIDRs, change between draws too:
+// they feed the fixed part of the table.
+export const clusterArb = fc.record({
+  services: fc.uniqueArray(serviceArb, { selector: (s) => s.id, maxLength: 5 }),
+  zone: fc.constantFrom(...ZONES),
+  nodeHost: fc.constantFrom(1, 2),
+  serviceCIDR: fc.boolean(),
+}).map(({ services, zone, nodeHost, serviceCIDR }) => toObjects(services, zone, nodeHost, serviceCIDR));
 
-export function toObjects(services: readonly ServiceSpec[]): SourcedObject[] {
-  const out: Record<string, unknown>[] = [nodeObject()];
+export function toObjects(services: readonly ServiceSpec[], zone = 'z1', nodeHost = 1, serviceCIDR = false): SourcedObject[] {
+  const out: Record<string, unknown>[] = [nodeObject(zone, nodeHost)];
+  if (serviceCIDR) out.push({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['10.96.0.0/16', 'fd00:96::/112'] } });
   for (const s of services) out.push(...serviceObjects(s));
   return out.map((raw, i) => ({ source: `gen#${i}`, raw }));
 }
 
-function nodeObject(): Record<string, unknown> {
+function nodeObject(zone: string, host: number): Record<string, unknown> {
   return {
     apiVersion: 'v1', kind: 'Node',
-    metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'z1' } },
+    metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': zone } },
     spec: { podCIDRs: ['10.244.1.0/24', 'fd00:244:1::/64'] },
-    status: { addresses: [{ type: 'InternalIP', address: '192.168.50.1' }, { type: 'InternalIP', address: 'fd00:50::1' }] },
+    status: { addresses: [{ type: 'InternalIP', address: `192.168.50.${host}` }, { type: 'InternalIP', address: `fd00:50::${host}` }] },
   };
 }
 
@@ -57,7 +66,11 @@ function serviceObjects(s: ServiceSpec): Record<string, unknown>[] {
     spec: {
       type: s.type,
       clusterIPs: s.dual ? [`10.96.0.${10 + s.id}`, `fd00:96::${10 + s.id}`] : [`10.96.0.${10 + s.id}`],
-      ports: [{ name: 'p', protocol: proto, port: 80, ...(external ? { nodePort: 30000 + s.id } : {}) }],
+      ports: [
+        { name: 'p', protocol: proto, port: 80, ...(external ? { nodePort: 30000 + s.id } : {}) },
+        // A second port shares the ClusterIP (and the hairpin pairs) with the first.
+        ...(s.twoPorts ? [{ name: 'q', protocol: 'TCP', port: 81, ...(external ? { nodePort: 30100 + s.id } : {}) }] : []),
+      ],
       ...(external ? { externalTrafficPolicy: s.etpLocal ? 'Local' : 'Cluster' } : {}),
       internalTrafficPolicy: s.itpLocal ? 'Local' : 'Cluster',
       ...(s.affinity ? { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: s.affinity } } } : {}),
@@ -72,7 +85,7 @@ function serviceObjects(s: ServiceSpec): Record<string, unknown>[] {
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
     metadata: { name: `${name}-${fam.toLowerCase()}`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
     addressType: fam,
-    ports: [{ name: 'p', protocol: proto, port: 8080 }],
+    ports: [{ name: 'p', protocol: proto, port: 8080 }, ...(s.twoPorts ? [{ name: 'q', protocol: 'TCP', port: 8081 }] : [])],
     endpoints: s.endpoints.map((e) => ({
       addresses: [fam === 'IPv4' ? `10.244.${e.node === 'node-a' ? 1 : 2}.${e.host}` : `fd00:244:${e.node === 'node-a' ? 1 : 2}::${e.host}`],
       nodeName: e.node,
