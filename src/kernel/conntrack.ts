@@ -1,5 +1,5 @@
 // Deletes UDP conntrack entries with the conntrack tool (one call per filter).
-import { spawn } from 'node:child_process';
+import { execTool } from './exec.js';
 import type { StaleFlow } from '../policy/stale-flows.js';
 
 export async function deleteFlows(flows: readonly StaleFlow[]): Promise<void> {
@@ -11,13 +11,8 @@ export async function deleteFlows(flows: readonly StaleFlow[]): Promise<void> {
   }
 }
 
-function conntrack(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('conntrack', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => reject(new Error(`cannot run conntrack: ${e.message}`)));
-    // Exit 1 with "0 flow entries" just means there was nothing to delete.
-    child.on('close', (code) => (code === 0 || /0 flow entries/.test(err) ? resolve() : reject(new Error(`conntrack ${args.join(' ')}: ${err.trim()}`))));
-  });
+async function conntrack(args: string[]): Promise<void> {
+  const r = await execTool('conntrack', args);
+  // Exit 1 with "0 flow entries" just means there was nothing to delete.
+  if (r.code !== 0 && !/0 flow entries/.test(r.stderr)) throw new Error(`conntrack ${args.join(' ')}: ${r.stderr.trim()}`);
 }

@@ -1,21 +1,13 @@
 // The only code that runs nft: a script on stdin, one atomic transaction.
-import { spawn } from 'node:child_process';
+import { execTool } from './exec.js';
 import { TABLE } from '../backends/nftables/model.js';
 
 export class NftError extends Error {}
 
-export function runNft(args: readonly string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nft', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => reject(new NftError(`cannot run nft: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new NftError(`nft ${args.join(' ')} exited ${code}: ${err.trim()}`))));
-    child.stdin.on('error', () => {}); // nft may exit before reading everything; the exit code tells
-    child.stdin.end(input);
-  });
+export async function runNft(args: readonly string[], input = ''): Promise<string> {
+  const r = await execTool('nft', args, input).catch((e: Error) => { throw new NftError(e.message); });
+  if (r.code !== 0) throw new NftError(`nft ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 /** Apply a script atomically: all of it or none of it. */

@@ -55,12 +55,7 @@ export class TableStore {
 
   /** The transaction for everything changed since the last call (plan.ts's ordering), and forget it. */
   takePlan(wantPlan = true): string {
-    if (!wantPlan) {
-      this.touchedSets = new Map();
-      this.touchedChains = new Map();
-      this.touchedElements = new Map();
-      return '';
-    }
+    if (!wantPlan) return this.forgetChanges();
     const before: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const after: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const bSets = before.sets as Map<string, string>, aSets = after.sets as Map<string, string>;
@@ -92,10 +87,15 @@ export class TableStore {
       if (bSets.has(set)) (before.elements as Map<string, Map<string, string>>).set(set, b);
       if (aSets.has(set)) (after.elements as Map<string, Map<string, string>>).set(set, a);
     }
+    this.forgetChanges();
+    return planTables([before], [after]);
+  }
+
+  private forgetChanges(): '' {
     this.touchedSets = new Map();
     this.touchedChains = new Map();
     this.touchedElements = new Map();
-    return planTables([before], [after]);
+    return '';
   }
 
   private count<T>(store: Map<string, Counted<T>>, name: string, value: T, delta: 1 | -1, touched: Map<string, T | undefined>): void {
