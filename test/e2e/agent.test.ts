@@ -2,10 +2,10 @@
 // watching the fake API server through @kubernetes/client-node's kubeconfig,
 // with real traffic following every change and every failure.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireKernel, netnsExec } from '../support/netns.js';
+import { requireKernel, netnsExec, run as runTool } from '../support/netns.js';
 import { ADDR, connect, createBed, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, thisNode, triesFor, type Bed, type PodName } from '../support/bed.js';
 import { service, serviceCIDRs, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
@@ -36,16 +36,16 @@ e2e('svcrouter run', () => {
   let api: FakeApiServer;
   let kubeconfig: string;
   let agent: AgentProcess | undefined;
-  const fakeBin = mkdtempSync(join(tmpdir(), 'svcrouter-bin-'));
-  const failFlag = join(fakeBin, 'fail');
+  const shimDir = mkdtempSync(join(tmpdir(), 'svcrouter-shim-'));
+  const failFlag = join(shimDir, 'fail');
+  const shim = join(shimDir, 'nft-fail-shim.so');
 
   beforeAll(async () => {
     bed = await createBed({ apiLink: true });
     api = await startFakeApiServer({ host: bed.topo.apiHost, token: TOKEN, bookmarkIntervalMs: 1000 });
     kubeconfig = writeKubeconfig(api.url, TOKEN);
-    // An nft that fails on demand, to exercise failed transactions.
-    writeFileSync(join(fakeBin, 'nft'), `#!/bin/sh\n[ -e ${failFlag} ] && { echo "injected failure" >&2; exit 1; }\nexec /usr/sbin/nft "$@"\n`);
-    chmodSync(join(fakeBin, 'nft'), 0o755);
+    // libnftables that fails on demand (the kernel rejects the transaction), to exercise failed commits.
+    await runTool(['cc', '-shared', '-fPIC', '-o', shim, 'test/support/nft-fail-shim.c', '-ldl']);
     api.upsert(thisNode());
     api.upsert(serviceCIDRs());
   });
@@ -57,14 +57,14 @@ e2e('svcrouter run', () => {
   afterAll(async () => {
     await api?.stop();
     await bed?.destroy();
-    rmSync(fakeBin, { recursive: true, force: true });
+    rmSync(shimDir, { recursive: true, force: true });
   });
 
   function run(extra: string[] = []): AgentProcess {
     agent = startAgentProcess(bed.topo.nodeNs, [
       `--kubeconfig=${kubeconfig}`, '--hostname-override=node-a', '--cluster-cidr=10.244.0.0/16,fd00:244::/32',
       '--min-sync-period=0', '--metrics-bind-address=0.0.0.0:10249', ...extra,
-    ], { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` });
+    ], { ...process.env, LD_PRELOAD: shim, SVCROUTER_NFT_FAIL: failFlag });
     return agent;
   }
   const reaches = async (pods: PodName[], f: 'v4' | 'v6' = 'v4') => {
@@ -170,13 +170,13 @@ e2e('svcrouter run', () => {
     expect(outcomes.get('ok')!).toBeGreaterThan(4);
   });
 
-  it('a failing nft is counted, leaves the last rules in place, and a full resync follows', async () => {
+  it('a failing commit is counted, leaves the last rules in place, and a full resync follows', async () => {
     for (const o of [...web([{ pod: 'a1' }]), ...web([{ pod: 'b1' }], {}, 'other', { v4: '10.96.0.71', v6: 'fd00:96::71' })]) api.upsert(o);
     const a = run();
     await a.waitForLog((l) => l.msg === 'synced');
     writeFileSync(failFlag, '');
     for (const o of web([{ pod: 'a2' }])) api.upsert(o);
-    await a.waitForLog((l) => /sync failed/.test(l.msg ?? ''));
+    await a.waitForLog((l) => /sync failed/.test(l.msg ?? '') && /injected-failure/.test(l.err ?? ''));
     expect(await metric('kubeproxy_sync_proxy_rules_nftables_sync_failures_total')).toBeGreaterThanOrEqual(1);
     expect(await reaches(['a1'])).toBe(true); // the committed rules are untouched
     expectReached(await connect(bed, 'cp', 'tcp', '10.96.0.71', 80, 4), [ip('b1', 'v4')], [ip('cp', 'v4')]);
@@ -201,7 +201,7 @@ e2e('svcrouter run', () => {
     });
     for (const o of lb) api.upsert(o);
     const a = run();
-    await a.waitForLog((l) => l.msg === 'synced');
+    const firstSync = await a.waitForLog((l) => l.msg === 'synced');
     const node = bed.topo.nodeNs;
     const [code, body] = await httpGetIn(node, 'http://127.0.0.1:10256/healthz');
     expect(code).toBe(200);
@@ -222,7 +222,11 @@ e2e('svcrouter run', () => {
     // Metrics are there and move.
     const before = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count');
     const programmedBefore = await metric('kubeproxy_network_programming_duration_seconds_count');
-    const trigger = new Date(Date.now() - 2000).toISOString().replace(/\.\d+Z$/, 'Z');
+    // A trigger time after the agent started (older ones are not observed, as in kube-proxy), whole
+    // seconds as the API serializes it, and over a second old when it is programmed.
+    const triggerMs = Math.ceil(firstSync.time / 1000) * 1000;
+    while (Date.now() < triggerMs + 1500) await new Promise((r) => setTimeout(r, 100));
+    const trigger = new Date(triggerMs).toISOString().replace(/\.\d+Z$/, 'Z');
     for (const o of web([{ pod: 'a2' }], lb[0]!.spec as Raw)) {
       if (o.kind === 'EndpointSlice') (o.metadata as Raw).annotations = { 'endpoints.kubernetes.io/last-change-trigger-time': trigger };
       api.upsert(o);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the kernel tests need, when run as root and they
+# Installs the Debian packages the kernel tests need (and the libnftables
+# headers the agent's kernel writer is built with), when run as root and they
 # are missing, so `npm test` works on a fresh machine. Not root: nothing to do
 # (kernel tests then skip with a reason, or fail under SVCROUTER_REQUIRE_E2E=1).
 set -euo pipefail
@@ -9,6 +10,7 @@ command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v nstat >/dev/null || need+=(iproute2)
+[[ -f /usr/include/nftables/libnftables.h ]] || need+=(libnftables-dev) # svcrouter's kernel writer builds against it
 [[ ${#need[@]} -eq 0 ]] && exit 0
 echo "installing ${need[*]} for the kernel tests" >&2
 apt-get update -qq
