@@ -1,13 +1,13 @@
-// The node agent: informers feed a scheduler; each sync commits one
-// transaction: the plan for the service ports whose policy changed since the
-// last commit, or a full render at start, after a failure and every sync
-// period; then health, metrics, conntrack and health-check ports follow.
+// The node agent: informers feed the state tracker and wake the scheduler;
+// each sync decides again only the service ports that changed and commits one
+// transaction: their plan, or a full render at start, after a failure and
+// every sync period; then health, metrics, conntrack and health-check ports follow.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { startInformers, type Informers } from '../k8s/informers.js';
-import { buildState } from '../state/build.js';
-import { PolicyCache, type PortPolicy } from '../policy/port-policy.js';
+import { StateTracker } from '../state/tracker.js';
+import { PolicyTable, type PolicyChange, type PortPolicy } from '../policy/port-policy.js';
 import { staleUdpFlows } from '../policy/stale-flows.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
 import { renderReassert, renderTables } from '../backends/nftables/render.js';
@@ -49,17 +49,19 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
-  // What the kernel holds: the last committed tables, kept incrementally.
+  const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
+  const policies = new PolicyTable();
+  // What the kernel should hold, kept incrementally.
   const tables = new IncrementalTables();
-  const policyCache = new PolicyCache();
+  // Decisions changed since the last commit, by port: the committed one and the latest (for conntrack).
+  let uncommitted = new Map<string, PolicyChange>();
   let committed = false;
-  let committedPolicies: readonly PortPolicy[] = [];
   let replaceDue = false;
+  let lastResourceVersion = '';
   let reassertDue = false;
   const agentStart = Date.now();
   const triggerTimes: number[] = [];
   let seenIssues = new Set<string>();
-  let lastValid: ReadonlyMap<string, Record<string, unknown>> = new Map();
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((r) => (resolveFirst = r));
 
@@ -68,17 +70,23 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     reassertDue = false;
     const started = performance.now();
     const full = mode !== 'plan';
+    const resourceVersion = lastResourceVersion;
     let script: string;
-    let policies: readonly PortPolicy[];
+    const ms: Record<'computeMs' | 'renderMs' | 'commitMs', number> = { computeMs: 0, renderMs: 0, commitMs: 0 };
     try {
-      const build = buildState(informers.objects(), { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs, lastValid });
-      lastValid = build.valid;
-      countIssues(build.issues);
-      policies = policyCache.decide(build.state);
-      if (full) tables.reset();
-      const plan = tables.update(build.state, cfg, policies, !full);
+      const changes = tracker.takeChanges();
+      const state = tracker.state();
+      countIssues(tracker.issues());
+      const decided = policies.update(state, changes.ports);
+      for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
+      if (mode === 'replace') tables.reset();
+      const applied = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
+      const plan = tables.update(state, cfg, applied, changes.base, !full);
+      const computed = performance.now();
       script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables()) : plan;
+      const rendered = performance.now();
       await applyScript(script);
+      Object.assign(ms, { computeMs: computed - started, renderMs: rendered - computed, commitMs: performance.now() - rendered });
     } catch (e) {
       replaceDue = true; // the kernel may differ from what we believe: take it over whole
       metrics.syncFailures.inc();
@@ -89,14 +97,19 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     const seconds = (performance.now() - started) / 1000;
     // Not on the first commit: entries from before a restart were made by equivalent
     // rules, and treating every UDP service as newly served would flush them all.
-    const stale = committed ? staleUdpFlows(committedPolicies, policies) : [];
+    const stale = committed ? staleUdpFlows(uncommitted.values()) : [];
+    uncommitted = new Map();
     committed = true;
     replaceDue = false;
-    committedPolicies = policies;
-    recordSuccess(seconds, full, script, policies);
+    const all = [...policies.all()];
+    recordSuccess(seconds, full, script, all);
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
-    await serviceHealth.sync(healthTargets(policies));
-    log.info({ mode, seconds: Number(seconds.toFixed(4)), bytes: script.length, operations: countOps(script), servicePorts: policies.length, staleFlows: stale.length }, 'synced');
+    await serviceHealth.sync(healthTargets(all));
+    const round = (x: number) => Number(x.toFixed(2));
+    log.info({
+      mode, seconds: Number(seconds.toFixed(4)), computeMs: round(ms.computeMs), renderMs: round(ms.renderMs), commitMs: round(ms.commitMs),
+      bytes: script.length, operations: countOps(script), servicePorts: all.length, staleFlows: stale.length, lastResourceVersion: resourceVersion,
+    }, 'synced');
     resolveFirst();
     return true;
   };
@@ -105,6 +118,9 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
 
   const informers: Informers = startInformers(kc, cfg.hostname, {
     onChange(resource, type, obj) {
+      if (type === 'DELETED') tracker.remove(obj);
+      else tracker.upsert('api', obj);
+      lastResourceVersion = obj.metadata?.resourceVersion ?? lastResourceVersion;
       if (resource === 'nodes') health.setNodeEligible(nodeEligible(type === 'DELETED' ? undefined : obj));
       if (resource === 'endpointslices') {
         metrics.endpointChanges.inc();

@@ -1,10 +1,9 @@
 // The four watches kube-proxy keeps: Services and EndpointSlices (with its
 // label selectors, so headless and foreign-proxy objects are never received),
-// this node's Node, and ServiceCIDRs. Objects are trimmed to what the proxy
-// reads before they are cached.
+// this node's Node, and ServiceCIDRs. Objects are handed to the caller as they
+// arrive; nothing here keeps them.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Reflector, type Obj, type ReflectorOptions } from './reflector.js';
-import type { SourcedObject } from '../state/build.js';
 
 export const PROXY_LABEL_SELECTOR = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
 
@@ -12,14 +11,12 @@ export interface Informers {
   /** Resolves when every watch has completed its first list. */
   readonly synced: Promise<void>;
   hasSynced(): boolean;
-  /** Everything cached, as sourced objects for buildState. */
-  objects(): SourcedObject[];
   stop(): Promise<void>;
 }
 
 export interface InformerHooks {
-  /** Any change to the cache (after or before sync). `kind` is the resource. */
-  onChange(kind: Resource, type: string, obj: Obj, old: Obj | undefined): void;
+  /** Any change (after or before sync), with apiVersion and kind set. A DELETED object may carry only its metadata. */
+  onChange(kind: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Obj): void;
   log: ReflectorOptions['log'];
   onRelist?(resource: Resource): void;
   onRestart?(resource: Resource): void;
@@ -45,8 +42,8 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
       ...(resource === 'services' || resource === 'endpointslices' ? { labelSelector: PROXY_LABEL_SELECTOR } : {}),
       // Clusters before 1.33 (or with the API off) do not serve ServiceCIDRs.
       optional: resource === 'servicecidrs',
-      trim: (o) => trim(o, r.apiVersion, r.kind),
-      onEvent: (type, obj, old) => hooks.onChange(resource, type, obj, old),
+      typed: (o) => Object.assign(o, { apiVersion: r.apiVersion, kind: r.kind }),
+      onEvent: (type, obj) => hooks.onChange(resource, type, obj),
       log: hooks.log,
       onRelist: () => hooks.onRelist?.(resource),
       onRestart: () => hooks.onRestart?.(resource),
@@ -58,29 +55,8 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
   return {
     synced: Promise.all(all.map((r) => r.synced)).then(() => undefined),
     hasSynced: () => all.every((r) => r.hasSynced()),
-    objects: () => all.flatMap((r) => [...r.items()].map((raw) => ({ source: 'api', raw }))),
     stop: async () => {
       await Promise.all(all.map((r) => r.stop()));
     },
   };
-}
-
-/** Drop what the proxy never reads (managedFields, annotations but one, pod specs...): memory at scale. */
-function trim(o: Obj, apiVersion: string, kind: string): Obj {
-  const m = o.metadata ?? {};
-  const trigger = m.annotations?.['endpoints.kubernetes.io/last-change-trigger-time'];
-  const metadata = {
-    name: m.name, namespace: m.namespace, resourceVersion: m.resourceVersion, labels: m.labels,
-    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
-    ...(trigger ? { annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': trigger } } : {}),
-  };
-  switch (kind) {
-    case 'Service': return { apiVersion, kind, metadata, spec: o.spec, status: o.status };
-    case 'EndpointSlice': return {
-      apiVersion, kind, metadata, addressType: o.addressType, ports: o.ports,
-      endpoints: (o.endpoints ?? []).map((e: Obj) => ({ addresses: e.addresses, conditions: e.conditions, nodeName: e.nodeName, hints: e.hints })),
-    };
-    case 'Node': return { apiVersion, kind, metadata, spec: { podCIDR: o.spec?.podCIDR, podCIDRs: o.spec?.podCIDRs, taints: o.spec?.taints }, status: { addresses: o.status?.addresses } };
-    default: return { apiVersion, kind, metadata, spec: o.spec };
-  }
 }

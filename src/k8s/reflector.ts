@@ -3,14 +3,16 @@
 // ask for bookmarks and a server timeout, a silent connection is abandoned
 // after an idle timeout, a 410 relists, and a relist replaces the cache with
 // only the real differences (no burst of deletes). `synced` resolves once the
-// first complete list is in the cache.
+// first complete list has been delivered. Objects are handed on, not kept: the
+// cache holds each key's resourceVersion, all a relist needs to diff against.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 export type Obj = Record<string, any>;
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-export type Handler = (type: EventType, obj: Obj, old: Obj | undefined) => void;
+/** A DELETED object from a relist carries only its metadata (namespace, name, resourceVersion). */
+export type Handler = (type: EventType, obj: Obj) => void;
 
 export interface ReflectorOptions {
   readonly kc: KubeConfig;
@@ -19,8 +21,8 @@ export interface ReflectorOptions {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
   readonly onEvent: Handler;
-  /** Keep only what the proxy needs: called on every object before it is cached. */
-  readonly trim?: (o: Obj) => Obj;
+  /** Called on every object before it is handed on (list items carry no kind). */
+  readonly typed?: (o: Obj) => Obj;
   readonly pageSize?: number;
   /** Abandon a watch that sends nothing (not even a bookmark) for this long. */
   readonly idleTimeoutMs?: number;
@@ -42,7 +44,8 @@ const GONE = 410;
 const NOT_FOUND = 404;
 
 export class Reflector {
-  private readonly cache = new Map<string, Obj>();
+  /** Key ("ns/name") -> resourceVersion of every object delivered and not deleted. */
+  private readonly cache = new Map<string, string>();
   private rv = '';
   private stopped = false;
   private current: http.ClientRequest | undefined;
@@ -63,9 +66,9 @@ export class Reflector {
     return this.hasSyncedOnce;
   }
 
-  /** The cached objects (read-only view). */
-  items(): IterableIterator<Obj> {
-    return this.cache.values();
+  /** The keys of the objects currently known. */
+  keys(): IterableIterator<string> {
+    return this.cache.keys();
   }
 
   async stop(): Promise<void> {
@@ -125,30 +128,37 @@ export class Reflector {
     });
   }
 
-  /** A full, paginated list; then the cache becomes exactly that list, with events only for differences. */
+  /**
+   * A full, paginated list; then the cache is exactly that list, with events
+   * only for differences. Each page is delivered as it arrives, so a large
+   * list is never held whole; what it lacks is deleted at the end.
+   */
   private async list(): Promise<void> {
-    const fresh = new Map<string, Obj>();
+    const seen = new Set<string>();
     let cont = '';
     let rv = '';
     do {
       const q = this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
       const body = JSON.parse(await this.get(q)) as { metadata?: { resourceVersion?: string; continue?: string }; items?: Obj[] };
       for (const item of body.items ?? []) {
-        const o = this.opts.trim ? this.opts.trim(item) : item;
-        fresh.set(keyOf(o), o);
+        const o = this.typed(item);
+        const k = keyOf(o);
+        seen.add(k);
+        const old = this.cache.get(k);
+        if (old === undefined) this.apply('ADDED', o);
+        else if (old !== rvOf(o)) this.apply('MODIFIED', o);
       }
       cont = body.metadata?.continue ?? '';
       rv = body.metadata?.resourceVersion ?? rv;
     } while (cont !== '');
     if (this.hasSyncedOnce) this.opts.onRelist?.();
-    for (const [k, old] of this.cache) if (!fresh.has(k)) this.apply('DELETED', old);
-    for (const o of fresh.values()) {
-      const old = this.cache.get(keyOf(o));
-      if (!old) this.apply('ADDED', o);
-      else if (rvOf(old) !== rvOf(o)) this.apply('MODIFIED', o);
-    }
+    for (const [k, oldRv] of this.cache) if (!seen.has(k)) this.apply('DELETED', this.typed(stub(k, oldRv)));
     this.rv = rv;
     this.markSynced();
+  }
+
+  private typed(o: Obj): Obj {
+    return this.opts.typed ? this.opts.typed(o) : o;
   }
 
   private markSynced(): void {
@@ -159,10 +169,9 @@ export class Reflector {
 
   private apply(type: EventType, o: Obj): void {
     const k = keyOf(o);
-    const old = this.cache.get(k);
     if (type === 'DELETED') this.cache.delete(k);
-    else this.cache.set(k, o);
-    this.opts.onEvent(type, o, old);
+    else this.cache.set(k, rvOf(o));
+    this.opts.onEvent(type, o);
   }
 
   /** One watch until it ends; resolves true if anything arrived. Throws HttpError(410) when the RV expired. */
@@ -219,7 +228,7 @@ export class Reflector {
       case 'ADDED':
       case 'MODIFIED':
       case 'DELETED': {
-        const o = this.opts.trim ? this.opts.trim(ev.object) : ev.object;
+        const o = this.typed(ev.object);
         this.apply(ev.type, o);
         this.rv = rvOf(o) || this.rv;
         return;
@@ -275,6 +284,13 @@ export class Reflector {
 function keyOf(o: Obj): string {
   const m = o.metadata ?? {};
   return m.namespace ? `${m.namespace}/${m.name}` : String(m.name);
+}
+
+/** What a relist knows of an object that has gone: its key and last resourceVersion. */
+function stub(key: string, resourceVersion: string): Obj {
+  const slash = key.indexOf('/');
+  const name = key.slice(slash + 1);
+  return { metadata: slash < 0 ? { name, resourceVersion } : { namespace: key.slice(0, slash), name, resourceVersion } };
 }
 
 function rvOf(o: Obj): string {

@@ -59,35 +59,32 @@ export function decideAll(state: ProxyState): PortPolicy[] {
     decidePort(state.servicePorts.get(id)!, state.endpoints.get(id) ?? [], state.node));
 }
 
-/**
- * decideAll across syncs, returning the very same PortPolicy object when a
- * port's inputs did not change, so later stages can skip it by identity.
- */
-export class PolicyCache {
-  private last = new Map<string, { sp: ServicePort; endpoints: readonly Endpoint[]; node: string; policy: PortPolicy }>();
-
-  decide(state: ProxyState): PortPolicy[] {
-    const node = JSON.stringify(state.node);
-    const next = new Map<string, { sp: ServicePort; endpoints: readonly Endpoint[]; node: string; policy: PortPolicy }>();
-    const out = [...state.servicePorts.keys()].sort().map((id) => {
-      const sp = state.servicePorts.get(id)!;
-      const endpoints = state.endpoints.get(id) ?? [];
-      const prev = this.last.get(id);
-      const policy = prev && prev.sp === sp && prev.node === node && sameEndpoints(prev.endpoints, endpoints)
-        ? prev.policy : decidePort(sp, endpoints, state.node);
-      next.set(id, { sp, endpoints, node, policy });
-      return policy;
-    });
-    this.last = next;
-    return out;
-  }
+/** One port's decision before and after a change (undefined: the port did not exist). */
+export interface PolicyChange {
+  readonly id: string;
+  readonly before: PortPolicy | undefined;
+  readonly after: PortPolicy | undefined;
 }
 
-function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
-  if (a === b) return true;
-  return a.length === b.length && a.every((e, i) => {
-    const o = b[i]!;
-    return e.ip === o.ip && e.port === o.port && e.isLocal === o.isLocal && e.ready === o.ready && e.serving === o.serving
-      && e.terminating === o.terminating && e.zoneHints.join() === o.zoneHints.join() && e.nodeHints.join() === o.nodeHints.join();
-  });
+/** Every port's policy, kept across syncs: only the ports that changed are decided again. */
+export class PolicyTable {
+  private readonly byId = new Map<string, PortPolicy>();
+
+  /** Decide the given ports again from the state; returns what changed for each. */
+  update(state: ProxyState, ids: Iterable<string>): PolicyChange[] {
+    const out: PolicyChange[] = [];
+    for (const id of ids) {
+      const before = this.byId.get(id);
+      const sp = state.servicePorts.get(id);
+      const after = sp ? decidePort(sp, state.endpoints.get(id) ?? [], state.node) : undefined;
+      if (after) this.byId.set(id, after);
+      else this.byId.delete(id);
+      if (before || after) out.push({ id, before, after });
+    }
+    return out;
+  }
+
+  all(): IterableIterator<PortPolicy> {
+    return this.byId.values();
+  }
 }

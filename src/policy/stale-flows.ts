@@ -2,7 +2,7 @@
 // flows to an endpoint that no longer serves the service, and flows that were
 // rejected while a service had no endpoint and now has one. TCP needs nothing:
 // a dead endpoint resets, and a new connection gets a new entry.
-import type { PortPolicy } from './port-policy.js';
+import type { PolicyChange, PortPolicy } from './port-policy.js';
 import { frontendIPs, type Family } from '../state/types.js';
 
 export interface StaleFlow {
@@ -14,23 +14,21 @@ export interface StaleFlow {
   readonly replySrc?: string;
 }
 
-export function staleUdpFlows(prev: readonly PortPolicy[], next: readonly PortPolicy[]): StaleFlow[] {
-  const before = new Map(prev.filter(isUdp).map((p) => [p.sp.id, p]));
-  const nextIds = new Set(next.map((p) => p.sp.id));
+/** The flows made stale by these changes of port decisions (each: before -> after). */
+export function staleUdpFlows(changes: Iterable<Omit<PolicyChange, 'id'>>): StaleFlow[] {
   const out: StaleFlow[] = [];
-  for (const p of next.filter(isUdp)) {
-    const old = before.get(p.sp.id);
-    if (old === p) continue; // the same decision object: nothing changed for this port
-    const was = old ? serving(old) : new Set<string>();
-    const now = serving(p);
-    const gone = [...was].filter((ip) => !now.has(ip));
-    const destinations = frontends(p);
+  for (const { before, after } of changes) {
+    if (before === after) continue; // the same decision object: nothing changed for this port
+    if (!after) {
+      if (before && isUdp(before)) for (const ip of serving(before)) out.push(...frontends(before).map((d) => ({ ...d, replySrc: ip })));
+      continue;
+    }
+    if (!isUdp(after)) continue;
+    const was = before ? serving(before) : new Set<string>();
+    const now = serving(after);
+    const destinations = frontends(after);
     if (was.size === 0 && now.size > 0) out.push(...destinations);
-    for (const ip of gone) out.push(...destinations.map((d) => ({ ...d, replySrc: ip })));
-  }
-  for (const old of before.values()) {
-    if (nextIds.has(old.sp.id)) continue;
-    for (const ip of serving(old)) out.push(...frontends(old).map((d) => ({ ...d, replySrc: ip })));
+    for (const ip of was) if (!now.has(ip)) out.push(...destinations.map((d) => ({ ...d, replySrc: ip })));
   }
   return out;
 }

@@ -29,6 +29,9 @@ export interface Slice {
   readonly endpoints: readonly SliceEndpoint[];
 }
 
+/** Most endpoints have no hints: one shared empty list, not one per endpoint (memory at scale). */
+const NO_HINTS: readonly string[] = Object.freeze([]);
+
 export type SliceResult = { ignored: string } | { slice: Slice };
 
 export function normalizeEndpointSlice(raw: Raw): SliceResult {
@@ -62,7 +65,10 @@ export function normalizeEndpointSlice(raw: Raw): SliceResult {
     if (!a || a.family !== family) throw new FieldError(`${f}.addresses[0]`, `${JSON.stringify(addrs[0])} is not an ${addressType} address`);
     const c = obj(e.conditions, `${f}.conditions`);
     const hints = obj(e.hints, `${f}.hints`);
-    const names = (v: unknown, hf: string) => arr(v, hf).map((h, j) => str(obj(h, `${hf}[${j}]`).name, `${hf}[${j}].name`));
+    const names = (v: unknown, hf: string) => {
+      const list = arr(v, hf);
+      return list.length === 0 ? NO_HINTS : list.map((h, j) => str(obj(h, `${hf}[${j}]`).name, `${hf}[${j}].name`));
+    };
     return [{
       ip: a.ip,
       nodeName: str(e.nodeName, `${f}.nodeName`, ''),

@@ -2,6 +2,7 @@
 // everything else is still programmed.
 import { describe, expect, it } from 'vitest';
 import { buildState } from '../../src/state/build.js';
+import { StateTracker } from '../../src/state/tracker.js';
 import { parseManifest, ManifestError } from '../../src/manifests/load.js';
 import { desiredTables } from '../../src/backends/nftables/desired.js';
 import { renderTables } from '../../src/backends/nftables/render.js';
@@ -97,17 +98,20 @@ describe('manifests that are not YAML', () => {
 
 describe('an object updated into an invalid one', () => {
   it('keeps its last valid version programmed, and says so', () => {
-    const v1 = parseManifest('a.yaml', good);
-    const first = buildState(v1, { nodeName: 'node-a' });
-    const v2 = parseManifest('a.yaml', good.replace('port: 80', 'port: 80000'));
-    const second = buildState(v2, { nodeName: 'node-a', lastValid: first.valid });
-    expect(second.issues.map(formatIssue)).toEqual([
+    const tracker = new StateTracker({ nodeName: 'node-a' });
+    const [v1] = parseManifest('a.yaml', good);
+    tracker.upsert(v1!.source, v1!.raw);
+    const [v2] = parseManifest('a.yaml', good.replace('port: 80', 'port: 80000'));
+    tracker.upsert(v2!.source, v2!.raw);
+    expect(tracker.issues().map(formatIssue)).toEqual([
       'a.yaml#1: Service default/good field spec.ports[0].port: must be an integer in 1-65535, got 80000 (the last valid version stays programmed)',
     ]);
-    expect([...second.state.servicePorts.values()].map((p) => p.port)).toEqual([80]);
-    // Deleting it still deletes it; without a previous version it is simply skipped.
-    expect(buildState([], { nodeName: 'node-a', lastValid: second.valid }).state.servicePorts.size).toBe(0);
-    expect(buildState(v2, { nodeName: 'node-a' }).state.servicePorts.size).toBe(0);
+    expect([...tracker.state().servicePorts.values()].map((p) => p.port)).toEqual([80]);
+    // Deleting it still deletes it, and the problem goes with it; without a previous version it is simply skipped.
+    tracker.remove(v2!.raw);
+    expect(tracker.state().servicePorts.size).toBe(0);
+    expect(tracker.issues()).toEqual([]);
+    expect(buildState([v2!], { nodeName: 'node-a' }).state.servicePorts.size).toBe(0);
   });
 });
 

@@ -11,10 +11,17 @@ import { parseCIDR } from '../../src/state/addr.js';
 import { FakeNft } from '../support/fake-nft.js';
 import { clusterArb } from '../support/arbitrary-cluster.js';
 import { IncrementalTables } from '../../src/backends/nftables/incremental.js';
-import { PolicyCache } from '../../src/policy/port-policy.js';
+import { PolicyTable } from '../../src/policy/port-policy.js';
+import { StateTracker } from '../../src/state/tracker.js';
 import type { SourcedObject } from '../../src/state/build.js';
+import type { NftTable } from '../../src/backends/nftables/model.js';
 
 const cfg: Config = { ...DEFAULT_CONFIG, hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/32')!] };
+
+function identity(raw: Record<string, unknown>): string {
+  const m = raw.metadata as { namespace?: string; name: string };
+  return `${String(raw.kind)} ${m.namespace ?? ''}/${m.name}`;
+}
 
 function tables(objects: SourcedObject[]) {
   const { state, issues } = buildState(objects, { nodeName: cfg.hostname });
@@ -36,19 +43,29 @@ describe('planner', () => {
     }), { numRuns: 300 });
   });
 
-  it('the agent\'s incremental tables plan the same transitions, change by change', () => {
+  it('the agent\'s path (tracker, policy table, incremental tables) plans the same transitions, change by change', () => {
     fc.assert(fc.property(fc.array(clusterArb, { minLength: 2, maxLength: 6 }), (steps) => {
+      const tracker = new StateTracker({ nodeName: cfg.hostname });
+      const policies = new PolicyTable();
       const inc = new IncrementalTables();
-      const cache = new PolicyCache();
       const kernel = new FakeNft();
+      let previous: SourcedObject[] = [];
       steps.forEach((objects, i) => {
-        const { state } = buildState(objects, { nodeName: cfg.hostname });
-        const plan = inc.update(state, cfg, cache.decide(state));
+        // The API's view of going from one draw to the next: deletions of what is gone, then every object again.
+        const present = new Set(objects.map((o) => identity(o.raw)));
+        for (const o of previous) if (!present.has(identity(o.raw))) tracker.remove(o.raw);
+        for (const o of objects) tracker.upsert(o.source, o.raw);
+        previous = objects;
+        const changes = tracker.takeChanges();
+        const state = tracker.state();
+        const plan = inc.update(state, cfg, policies.update(state, changes.ports), changes.base);
         kernel.apply(i === 0 ? renderTables(inc.tables()) : plan);
         const full = new FakeNft();
         full.apply(renderTables(tables(objects)));
         expect(kernel.dump()).toBe(full.dump());
-        expect(inc.tables().map((t) => [...t.elements].map(([k, v]) => [k, [...v].sort()]))).toEqual(tables(objects).map((t) => [...t.elements].map(([k, v]) => [k, [...v].sort()])));
+        // The same elements in every set (in whatever order the changes brought them).
+        const contents = (ts: NftTable[]) => ts.map((t) => [...t.elements].map(([k, v]) => [k, [...v].sort()]).sort());
+        expect(contents(inc.tables())).toEqual(contents(tables(objects)));
       });
     }), { numRuns: 200 });
   });

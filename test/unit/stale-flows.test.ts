@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildState } from '../../src/state/build.js';
 import { decideAll } from '../../src/policy/port-policy.js';
-import { staleUdpFlows } from '../../src/policy/stale-flows.js';
+import { staleUdpFlows as fromChanges } from '../../src/policy/stale-flows.js';
+import type { PortPolicy } from '../../src/policy/port-policy.js';
 import { service, slice, node } from '../support/manifests.js';
 
 function policies(protocol: 'UDP' | 'TCP', eps: string[], extra: Record<string, unknown> = {}) {
@@ -12,6 +13,12 @@ function policies(protocol: 'UDP' | 'TCP', eps: string[], extra: Record<string, 
     slice('dns', 'IPv4', [{ name: 'dns', protocol, port: 5353 }], eps.map((ip) => ({ ip, node: 'node-a' }))),
   ].map((raw, i) => ({ source: `t#${i}`, raw }));
   return decideAll(buildState(objects, { nodeName: 'node-a' }).state);
+}
+
+/** The changes from one full list of decisions to another, paired by port. */
+function staleUdpFlows(prev: PortPolicy[], next: PortPolicy[]) {
+  const ids = new Set([...prev, ...next].map((p) => p.sp.id));
+  return fromChanges([...ids].map((id) => ({ before: prev.find((p) => p.sp.id === id), after: next.find((p) => p.sp.id === id) })));
 }
 
 describe('staleUdpFlows', () => {

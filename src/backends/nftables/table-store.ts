@@ -17,7 +17,12 @@ interface Counted<T> { value: T; refs: number }
 export class TableStore {
   private readonly sets = new Map<string, Counted<string>>();
   private readonly chains = new Map<string, Counted<Chain>>();
-  private readonly elements = new Map<string, Map<string, Counted<string>>>();
+  // Elements by set: their values, and the extra references of the few that are shared
+  // (a count object per element would cost more than the element at 100k+ of them).
+  private readonly elements = new Map<string, Map<string, string>>();
+  private readonly sharedRefs = new Map<string, Map<string, number>>();
+  /** Off while a table is filled for a full render: nothing to plan, so nothing to remember. */
+  recording = true;
   // What each touched object was before the current round of changes (undefined: absent).
   private touchedSets = new Map<string, string | undefined>();
   private touchedChains = new Map<string, Chain | undefined>();
@@ -37,14 +42,10 @@ export class TableStore {
     for (const [name, decl] of c.sets) this.count(this.sets, name, decl, -1, this.touchedSets);
   }
 
-  /** The whole table, as render() takes it. */
+  /** The whole table, as render() takes it: a view of the store, to be read before it changes again. */
   snapshot(): NftTable {
-    const elements = new Map<string, Map<string, string>>();
-    for (const name of this.sets.keys()) {
-      const m = new Map<string, string>();
-      for (const [k, v] of this.elements.get(name) ?? []) m.set(k, v.value);
-      elements.set(name, m);
-    }
+    const elements = new Map<string, ReadonlyMap<string, string>>();
+    for (const name of this.sets.keys()) elements.set(name, this.elements.get(name) ?? new Map());
     return {
       family: this.family,
       sets: new Map([...this.sets].map(([k, v]) => [k, v.value])),
@@ -54,8 +55,7 @@ export class TableStore {
   }
 
   /** The transaction for everything changed since the last call (plan.ts's ordering), and forget it. */
-  takePlan(wantPlan = true): string {
-    if (!wantPlan) return this.forgetChanges();
+  takePlan(): string {
     const before: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const after: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const bSets = before.sets as Map<string, string>, aSets = after.sets as Map<string, string>;
@@ -81,7 +81,7 @@ export class TableStore {
       const b = new Map<string, string>(), a = new Map<string, string>();
       for (const [key, was] of keys) {
         if (was !== undefined) b.set(key, was);
-        const now = this.elements.get(set)?.get(key)?.value;
+        const now = this.elements.get(set)?.get(key);
         if (now !== undefined) a.set(key, now);
       }
       if (bSets.has(set)) (before.elements as Map<string, Map<string, string>>).set(set, b);
@@ -91,16 +91,15 @@ export class TableStore {
     return planTables([before], [after]);
   }
 
-  private forgetChanges(): '' {
+  private forgetChanges(): void {
     this.touchedSets = new Map();
     this.touchedChains = new Map();
     this.touchedElements = new Map();
-    return '';
   }
 
   private count<T>(store: Map<string, Counted<T>>, name: string, value: T, delta: 1 | -1, touched: Map<string, T | undefined>): void {
     const cur = store.get(name);
-    if (!touched.has(name)) touched.set(name, cur?.value);
+    if (this.recording && !touched.has(name)) touched.set(name, cur?.value);
     if (delta > 0) {
       if (cur) cur.refs++;
       else store.set(name, { value, refs: 1 });
@@ -112,16 +111,25 @@ export class TableStore {
   private countElement(set: string, key: string, value: string, delta: 1 | -1): void {
     let elems = this.elements.get(set);
     if (!elems) this.elements.set(set, (elems = new Map()));
-    let touched = this.touchedElements.get(set);
-    if (!touched) this.touchedElements.set(set, (touched = new Map()));
     const cur = elems.get(key);
-    if (!touched.has(key)) touched.set(key, cur?.value);
+    if (this.recording) {
+      let touched = this.touchedElements.get(set);
+      if (!touched) this.touchedElements.set(set, (touched = new Map()));
+      if (!touched.has(key)) touched.set(key, cur);
+    }
+    let shared = this.sharedRefs.get(set);
     if (delta > 0) {
-      if (!cur) elems.set(key, { value, refs: 1 });
-      else if (cur.value === value) cur.refs++;
-      else throw new Error(`element ${key} of ${set} claimed with two values: ${cur.value} and ${value}`);
-    } else if (cur && --cur.refs === 0) {
-      elems.delete(key);
+      if (cur === undefined) elems.set(key, value);
+      else if (cur !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${cur} and ${value}`);
+      else {
+        if (!shared) this.sharedRefs.set(set, (shared = new Map()));
+        shared.set(key, (shared.get(key) ?? 0) + 1);
+      }
+    } else if (cur !== undefined) {
+      const extra = shared?.get(key) ?? 0;
+      if (extra === 0) elems.delete(key);
+      else if (extra === 1) shared!.delete(key);
+      else shared!.set(key, extra - 1);
     }
   }
 }
