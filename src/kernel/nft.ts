@@ -1,8 +1,15 @@
-// The only code that writes nftables: a script, one atomic transaction, run
-// in-process by libnftables over a netlink socket kept open for the life of
-// the process (libnftables-addon.c says why that matters: deletions).
+// The only code that writes nftables: a script, one atomic transaction.
+// Small ones (every incremental sync) run in-process through libnftables,
+// over a netlink socket kept open (libnftables-addon.c: why that matters for
+// deletions). Large ones (a full load) go to an `nft -f` child: nft's parser
+// needs about 1.7 KB per element (455 MB for 270k elements), which must not
+// stay in the agent's heap, and a child gives it back when it exits.
 import { createRequire } from 'node:module';
 import { TABLE } from '../backends/nftables/model.js';
+import { execTool } from './exec.js';
+
+/** Scripts longer than this go to a child nft (about 20k elements). */
+const IN_PROCESS_MAX_BYTES = 1 << 20;
 
 export class NftError extends Error {}
 
@@ -31,12 +38,21 @@ function open(): { addon: Addon; ctx: object } {
 /** Apply a script atomically: all of it or none of it. */
 export function applyScript(script: string): Promise<void> {
   if (script.trim() === '') return queue;
-  const run = queue.then(() => new Promise<void>((resolve, reject) => {
-    const { addon, ctx } = open();
-    addon.run(ctx, script, (err) => (err ? reject(new NftError(`nft: ${err.message.trim()}`)) : resolve()));
-  }));
+  const run = queue.then(() => (script.length > IN_PROCESS_MAX_BYTES ? runChild(script) : runInProcess(script)));
   queue = run.catch(() => undefined);
   return run;
+}
+
+function runInProcess(script: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const { addon, ctx } = open();
+    addon.run(ctx, script, (err) => (err ? reject(new NftError(`nft: ${err.message.trim()}`)) : resolve()));
+  });
+}
+
+async function runChild(script: string): Promise<void> {
+  const r = await execTool('nft', ['-f', '-'], script).catch((e: Error) => { throw new NftError(e.message); });
+  if (r.code !== 0) throw new NftError(`nft -f exited ${r.code}: ${r.stderr.trim()}`);
 }
 
 /** Delete svcrouter's tables (and with kubeProxy, kube-proxy's); missing ones are fine. */

@@ -22,6 +22,13 @@ export interface PortPolicy {
   readonly firewallAllow: readonly Cidr[] | null;
   /** Addresses of every serving endpoint, whatever the policies and topology (for conntrack cleanup). */
   readonly servingIPs: readonly string[];
+  /**
+   * Endpoints whose own connections to this port can be load-balanced back to
+   * themselves here, and so must be masqueraded (hairpin). A remote endpoint's
+   * traffic is balanced by its own node, except external traffic short-circuited
+   * from pods (ETP Local), which pods on other nodes can send to this node.
+   */
+  readonly hairpin: readonly string[];
 }
 
 export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node: NodeInfo): PortPolicy {
@@ -31,17 +38,27 @@ export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node
   const verdict = (usable: readonly Endpoint[]): NoEndpointVerdict =>
     !cat.hasAny ? 'reject' : usable.length === 0 ? 'drop' : null;
   const externalDispatched = cat.hasAny && isExternallyAccessible(sp);
+  const shortCircuit = externalDispatched && sp.externalPolicyLocal ? cat.cluster : [];
   return {
     sp,
     internal,
     externalDispatched,
     external: externalDispatched ? external : [],
-    shortCircuit: externalDispatched && sp.externalPolicyLocal ? cat.cluster : [],
+    shortCircuit,
     internalVerdict: verdict(internal),
     externalVerdict: isExternallyAccessible(sp) ? verdict(external) : null,
     firewallAllow: firewall(sp, node),
     servingIPs: endpoints.filter((e) => e.ready || e.serving).map((e) => e.ip),
+    hairpin: hairpinIPs(internal, externalDispatched ? external : [], shortCircuit),
   };
+}
+
+function hairpinIPs(internal: readonly Endpoint[], external: readonly Endpoint[], shortCircuit: readonly Endpoint[]): string[] {
+  const ips = new Set<string>();
+  for (const e of internal) if (!e.isRemote) ips.add(e.ip);
+  for (const e of external) if (!e.isRemote) ips.add(e.ip);
+  for (const e of shortCircuit) ips.add(e.ip);
+  return [...ips];
 }
 
 /** kube-proxy: ranges apply to LB IPs only; if one covers the node, the LB IPs are allowed too. */

@@ -354,7 +354,7 @@ export function endpointsFor(sp: ServicePort, slices: readonly Slice[], nodeName
       if (port.name !== sp.portName || port.protocol !== sp.protocol) continue;
       for (const e of s.endpoints) {
         const ep: Endpoint = {
-          ip: e.ip, port: port.port, isLocal: e.nodeName !== '' && e.nodeName === nodeName,
+          ip: e.ip, port: port.port, isLocal: e.nodeName !== '' && e.nodeName === nodeName, isRemote: e.nodeName !== '' && e.nodeName !== nodeName,
           ready: e.ready, serving: e.serving, terminating: e.terminating,
           zoneHints: e.zoneHints, nodeHints: e.nodeHints,
         };
@@ -374,7 +374,7 @@ export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): b
   if (a === b) return true;
   return a.length === b.length && a.every((e, i) => {
     const o = b[i]!;
-    return e.ip === o.ip && e.port === o.port && e.isLocal === o.isLocal && e.ready === o.ready && e.serving === o.serving
+    return e.ip === o.ip && e.port === o.port && e.isLocal === o.isLocal && e.isRemote === o.isRemote && e.ready === o.ready && e.serving === o.serving
       && e.terminating === o.terminating && e.zoneHints.join() === o.zoneHints.join() && e.nodeHints.join() === o.nodeHints.join();
   });
 }

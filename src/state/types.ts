@@ -45,6 +45,8 @@ export interface Endpoint {
   readonly ip: string;
   readonly port: number;
   readonly isLocal: boolean;
+  /** On another, named node (false for this node's endpoints and for those whose node is not given). */
+  readonly isRemote: boolean;
   readonly ready: boolean;
   readonly serving: boolean;
   readonly terminating: boolean;

@@ -66,6 +66,13 @@ e2e('external traffic', () => {
       expectReached(await connect(bed, 'cp', 'tcp', NODE[f], NODE_PORT, triesFor(2)), all, [ip('cp', f)]);
     });
 
+    it(`${f}: ETP Local: a pod of another node short-circuited back to itself is masqueraded (hairpin)`, async () => {
+      // Pods anywhere count as local traffic (ClusterCIDR), so another node's pod may send to this node's
+      // NodePort and be balanced to itself: the one case where a remote endpoint needs the hairpin rule here.
+      await bed.load(shop(['b1'], { etpLocal: true }));
+      expectReached(await connect(bed, 'b1', 'tcp', NODE[f], NODE_PORT, 2), [ip('b1', f)], [NODE[f]]);
+    });
+
     it(`${f}: ETP Local: the node itself is short-circuited to every endpoint, masqueraded`, async () => {
       await bed.load(shop(['a1', 'b1'], { etpLocal: true }));
       expectReached(await connect(bed, 'node', 'tcp', LB[f], 80, triesFor(2)), all, [NODE[f]]);

@@ -1,6 +1,7 @@
-// kube-proxy's CategorizeEndpoints, case by case (cases follow its own table).
+// kube-proxy's CategorizeEndpoints, case by case (cases follow its own table), and the hairpin decision.
 import { describe, expect, it } from 'vitest';
 import { categorizeEndpoints } from '../../src/policy/categorize.js';
+import { decidePort } from '../../src/policy/port-policy.js';
 import type { Endpoint, NodeInfo, ServicePort } from '../../src/state/types.js';
 
 const node: NodeInfo = { name: 'node-a', ips: { ipv4: ['192.168.50.1'], ipv6: [] }, zone: 'z1', podCIDRs: [] };
@@ -16,7 +17,7 @@ function sp(over: Partial<ServicePort> = {}): ServicePort {
 type Flags = 'ready' | 'term' | 'term-not-serving' | 'not-ready';
 function ep(ip: string, state: Flags, local = false, hints: { zones?: string[]; nodes?: string[] } = {}): Endpoint {
   return {
-    ip, port: 80, isLocal: local,
+    ip, port: 80, isLocal: local, isRemote: !local,
     ready: state === 'ready', serving: state === 'ready' || state === 'term', terminating: state === 'term' || state === 'term-not-serving',
     zoneHints: hints.zones ?? [], nodeHints: hints.nodes ?? [],
   };
@@ -57,4 +58,18 @@ describe('categorizeEndpoints', () => {
       expect({ cluster: ips(r.cluster), local: ips(r.local), hasAny: r.hasAny }).toEqual({ cluster: c.cluster, local: c.local, hasAny: c.hasAny });
     });
   }
+});
+
+describe('hairpin: whose own connections can come back to them through this node', () => {
+  const unknownNode = (ip: string): Endpoint => ({ ...ep(ip, 'ready'), isRemote: false });
+  it('this node\'s endpoints, and those whose node is not given; not another node\'s', () => {
+    const p = decidePort(sp(), [ep('10.0.0.1', 'ready', true), ep('10.0.0.2', 'ready'), unknownNode('10.0.0.3')], node);
+    expect(p.hairpin).toEqual(['10.0.0.1', '10.0.0.3']);
+  });
+  it('with ETP Local, every endpoint pods are short-circuited to (pods of other nodes can send here)', () => {
+    const p = decidePort(sp({ nodePort: 30001, externalPolicyLocal: true }), [ep('10.0.0.1', 'ready', true), ep('10.0.0.2', 'ready')], node);
+    expect([...p.hairpin].sort()).toEqual(['10.0.0.1', '10.0.0.2']);
+    const cluster = decidePort(sp({ nodePort: 30001 }), [ep('10.0.0.1', 'ready', true), ep('10.0.0.2', 'ready')], node);
+    expect(cluster.hairpin).toEqual(['10.0.0.1']);
+  });
 });

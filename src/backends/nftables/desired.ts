@@ -37,10 +37,7 @@ class Recorder {
   /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that enters them. */
   group(kind: DispatchKind, key: string, eps: readonly Endpoint[], affinity: number): string {
     const chain = affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length);
-    eps.forEach((e, slot) => {
-      this.add(`${chain}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`);
-      this.add('hairpin', `${e.ip} . ${e.ip}`);
-    });
+    eps.forEach((e, slot) => this.add(`${chain}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`));
     return `goto ${chain}`;
   }
 
@@ -124,6 +121,7 @@ function addPort(b: Recorder, p: PortPolicy): void {
   const noEndpoint = (v: NoEndpointVerdict) => (v === 'reject' ? 'goto reject-chain' : 'drop');
 
   b.add('cluster-ips', sp.clusterIP);
+  for (const ip of p.hairpin) b.add('hairpin', `${ip} . ${ip}`);
   if (p.internal.length > 0) {
     b.add('service-ips', vipKey(sp.clusterIP), c(b.group('vip', vipKey(sp.clusterIP), p.internal, sp.affinityTimeout)));
   }
