@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { startInformers, type Informers } from '../k8s/informers.js';
 import { StateTracker } from '../state/tracker.js';
+import type { ProxyState } from '../state/types.js';
 import { PolicyTable, type PolicyChange, type PortPolicy } from '../policy/port-policy.js';
 import { staleUdpFlows } from '../policy/stale-flows.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
@@ -33,6 +34,13 @@ export interface Agent {
 }
 
 type Mode = 'replace' | 'reassert' | 'plan';
+
+/**
+ * kube-proxy's largeClusterEndpointsThreshold: above it, the periodic resync
+ * reasserts rules only, as kube-proxy stops periodic full resyncs there (a
+ * full rewrite at 10k services costs more than a second of nft every period).
+ */
+const LARGE_CLUSTER_ENDPOINTS = 1000;
 
 /** Trigger times waiting for a commit; bounded while syncs keep failing. */
 const MAX_PENDING_TRIGGERS = 10_000;
@@ -83,7 +91,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       const applied = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
       const plan = tables.update(state, cfg, applied, changes.base, !full);
       const computed = performance.now();
-      script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables()) : plan;
+      script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables(), reassertScope(state)) : plan;
       const rendered = performance.now();
       await applyScript(script);
       Object.assign(ms, { computeMs: computed - started, renderMs: rendered - computed, commitMs: performance.now() - rendered });
@@ -190,6 +198,12 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       for (const close of closers) await close();
     },
   };
+}
+
+function reassertScope(state: ProxyState): 'everything' | 'rules' {
+  let endpoints = 0;
+  for (const eps of state.endpoints.values()) endpoints += eps.length;
+  return endpoints > LARGE_CLUSTER_ENDPOINTS ? 'rules' : 'everything';
 }
 
 function countOps(script: string): number {

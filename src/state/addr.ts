@@ -10,12 +10,15 @@ export function parseIP(text: unknown): { family: Family; ip: string } | null {
   const t = text.trim();
   const v = isIP(t);
   if (v === 0 || t.includes('%')) return null; // a zone (fe80::1%eth0) is no Service address
+  // isIP accepts only plain dotted quads without leading zeros: already canonical (and the
+  // common case by far: 100k+ endpoint addresses at scale).
+  if (v === 4) return { family: 'ipv4', ip: t };
 
   const addr = ipaddr.parse(t);
   if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
     return { family: 'ipv4', ip: (addr as ipaddr.IPv6).toIPv4Address().toString() };
   }
-  return { family: v === 4 ? 'ipv4' : 'ipv6', ip: addr.toString() };
+  return { family: 'ipv6', ip: addr.toString() };
 }
 
 /** Canonical network CIDR ("10.1.2.3/8" -> "10.0.0.0/8"), or null. */

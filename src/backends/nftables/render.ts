@@ -14,15 +14,16 @@ export function renderTables(tables: readonly NftTable[]): string {
 /**
  * Puts every object back as it should be without replacing the table, so
  * packet-filled sets (client affinity) survive: for a periodic resync that
- * repairs what someone else changed in our table.
+ * repairs what someone else changed in our table. With scope 'rules', only
+ * declarations, chains and rules: a cost that does not grow with the cluster.
  */
-export function renderReassert(tables: readonly NftTable[]): string {
+export function renderReassert(tables: readonly NftTable[], scope: 'everything' | 'rules' = 'everything'): string {
   const out: string[] = [];
-  for (const t of tables) renderTable(t, out, 'reassert');
+  for (const t of tables) renderTable(t, out, scope === 'everything' ? 'reassert' : 'reassert-rules');
   return out.join('\n') + '\n';
 }
 
-function renderTable(t: NftTable, out: string[], mode: 'replace' | 'reassert'): void {
+function renderTable(t: NftTable, out: string[], mode: 'replace' | 'reassert' | 'reassert-rules'): void {
   const tbl = `${t.family} ${TABLE}`;
   out.push(`add table ${tbl}`);
   if (mode === 'replace') out.push(`delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`);
@@ -35,8 +36,9 @@ function renderTable(t: NftTable, out: string[], mode: 'replace' | 'reassert'): 
   // A reassert leaves load-balancing chains alone: their rules follow from their
   // names, and nft 1.0.6 cannot add a rule using an existing backends map.
   const rewritten = [...t.chains].filter(([, c]) => mode === 'replace' || !c.rules.some(usesBackendsMap));
-  if (mode === 'reassert') for (const [name] of rewritten) out.push(`flush chain ${tbl} ${name}`);
+  if (mode !== 'replace') for (const [name] of rewritten) out.push(`flush chain ${tbl} ${name}`);
   for (const [name, c] of rewritten) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
+  if (mode === 'reassert-rules') return;
   for (const [set, elems] of t.elements) pushElements(out, 'add', tbl, set, [...elems].map(([k, v]) => elementText(k, v)));
 }
 
