@@ -70,6 +70,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const agentStart = Date.now();
   const triggerTimes: number[] = [];
   let seenIssues = new Set<string>();
+  let issuesSeen = -1;
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((r) => (resolveFirst = r));
 
@@ -84,7 +85,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     try {
       const changes = tracker.takeChanges();
       const state = tracker.state();
-      countIssues(tracker.issues());
+      if (tracker.issuesVersion !== issuesSeen) countIssues(tracker.issues());
+      issuesSeen = tracker.issuesVersion;
       const decided = policies.update(state, changes.ports);
       for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
       if (mode === 'replace') tables.reset();
@@ -109,14 +111,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     uncommitted = new Map();
     committed = true;
     replaceDue = false;
-    const all = [...policies.all()];
-    recordSuccess(seconds, full, script, all);
+    recordSuccess(seconds, full, script);
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
-    await serviceHealth.sync(healthTargets(all));
+    await serviceHealth.sync(healthTargets(policies.withHealthCheck()));
     const round = (x: number) => Number(x.toFixed(2));
     log.info({
       mode, seconds: Number(seconds.toFixed(4)), computeMs: round(ms.computeMs), renderMs: round(ms.renderMs), commitMs: round(ms.commitMs),
-      bytes: script.length, operations: countOps(script), servicePorts: all.length, staleFlows: stale.length, lastResourceVersion: resourceVersion,
+      bytes: script.length, operations: countOps(script), servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
     return true;
@@ -159,11 +160,12 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     scheduler.request();
   }, cfg.syncPeriodMs);
 
-  function recordSuccess(seconds: number, full: boolean, script: string, policies: readonly PortPolicy[]): void {
+  function recordSuccess(seconds: number, full: boolean, script: string): void {
     metrics.endpointChangesPending.set(0);
     metrics.serviceChangesPending.set(0);
-    metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, policies.filter((p) => p.sp.internalPolicyLocal && p.internalVerdict === 'drop').length);
-    metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, policies.filter((p) => p.sp.externalPolicyLocal && p.externalVerdict === 'drop').length);
+    const noLocal = policies.noLocalEndpoints();
+    metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, noLocal.internal);
+    metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, noLocal.external);
     (full ? metrics.syncFullDuration : metrics.syncPartialDuration).observe(seconds);
     metrics.syncDuration.observe(seconds);
     metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'success' });
@@ -212,7 +214,7 @@ function countOps(script: string): number {
   return n;
 }
 
-function healthTargets(policies: readonly PortPolicy[]) {
+function healthTargets(policies: Iterable<PortPolicy>) {
   const byService = new Map<string, { namespace: string; name: string; port: number; localEndpoints: number }>();
   for (const { sp, external } of policies) {
     if (sp.healthCheckNodePort === 0 || byService.has(`${sp.namespace}/${sp.name}`)) continue;

@@ -86,6 +86,9 @@ export interface PolicyChange {
 /** Every port's policy, kept across syncs: only the ports that changed are decided again. */
 export class PolicyTable {
   private readonly byId = new Map<string, PortPolicy>();
+  /** What the agent reports every sync, kept as ports change rather than counted over all of them. */
+  private readonly healthChecked = new Map<string, PortPolicy>();
+  private readonly noLocal = { internal: new Set<string>(), external: new Set<string>() };
 
   /** Decide the given ports again from the state; returns what changed for each. */
   update(state: ProxyState, ids: Iterable<string>): PolicyChange[] {
@@ -96,6 +99,10 @@ export class PolicyTable {
       const after = sp ? decidePort(sp, state.endpoints.get(id) ?? [], state.node) : undefined;
       if (after) this.byId.set(id, after);
       else this.byId.delete(id);
+      if (after && after.sp.healthCheckNodePort !== 0) this.healthChecked.set(id, after);
+      else this.healthChecked.delete(id);
+      mark(this.noLocal.internal, id, !!after && after.sp.internalPolicyLocal && after.internalVerdict === 'drop');
+      mark(this.noLocal.external, id, !!after && after.sp.externalPolicyLocal && after.externalVerdict === 'drop');
       if (before || after) out.push({ id, before, after });
     }
     return out;
@@ -104,4 +111,23 @@ export class PolicyTable {
   all(): IterableIterator<PortPolicy> {
     return this.byId.values();
   }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Ports of ETP Local LoadBalancers with a healthCheckNodePort. */
+  withHealthCheck(): IterableIterator<PortPolicy> {
+    return this.healthChecked.values();
+  }
+
+  /** Ports with a Local traffic policy and no local endpoint (kube-proxy's sync_proxy_rules_no_local_endpoints_total). */
+  noLocalEndpoints(): { internal: number; external: number } {
+    return { internal: this.noLocal.internal.size, external: this.noLocal.external.size };
+  }
+}
+
+function mark(set: Set<string>, id: string, on: boolean): void {
+  if (on) set.add(id);
+  else set.delete(id);
 }

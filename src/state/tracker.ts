@@ -70,6 +70,7 @@ export class StateTracker {
   private readonly dirty = new Set<string>();
   private changedPorts = new Set<string>();
   private baseChanged = false;
+  private issueChanges = 0;
 
   constructor(private readonly opts: TrackerOptions) {
     this.node = this.ourNode();
@@ -80,7 +81,7 @@ export class StateTracker {
     const kind = kindOf(raw);
     const key = keyOf(raw);
     const id = `${kind} ${key}`;
-    this.objectIssues.delete(id);
+    if (this.objectIssues.delete(id)) this.issueChanges++;
     this.ignoredLines.delete(id);
     const normalize = NORMALIZERS[kind];
     if (!normalize) {
@@ -94,6 +95,7 @@ export class StateTracker {
       if (!(e instanceof FieldError)) throw e;
       const kept = this.hasValid(kind, key) ? ' (the last valid version stays programmed)' : '';
       this.objectIssues.set(id, { source, object: describe(raw), field: e.field, reason: `${e.reason}${kept}` });
+      this.issueChanges++;
       return;
     }
     const ignore = (why: string) => this.ignoredLines.set(id, `${source}: ${describe(raw)} ignored: ${why}`);
@@ -124,7 +126,7 @@ export class StateTracker {
   remove(raw: Raw): void {
     const kind = kindOf(raw);
     const key = keyOf(raw);
-    this.objectIssues.delete(`${kind} ${key}`);
+    if (this.objectIssues.delete(`${kind} ${key}`)) this.issueChanges++;
     this.ignoredLines.delete(`${kind} ${key}`);
     if (kind === SERVICE) this.setService(key, undefined);
     else if (kind === SLICE) this.setSlice(key, undefined);
@@ -145,6 +147,12 @@ export class StateTracker {
     this.changedPorts = new Set();
     this.baseChanged = false;
     return changes;
+  }
+
+  /** Changes whenever issues() may have: callers that report problems need not rebuild the list otherwise. */
+  get issuesVersion(): number {
+    this.settle();
+    return this.issueChanges;
   }
 
   /** Every problem that holds now: invalid objects in the order first seen, then clashes by service. */
@@ -267,7 +275,7 @@ export class StateTracker {
       this.recordClash(key, entry, twice, undefined);
     }
     if (group.size === 0) {
-      for (const key of this.dirty) if (!this.services.has(key)) this.clashIssues.delete(key);
+      for (const key of this.dirty) if (!this.services.has(key)) this.dropClash(key);
       return accepted;
     }
     const holder = new Map<string, string>();
@@ -279,17 +287,24 @@ export class StateTracker {
       if (!clash) for (const k of entry.keys) holder.set(k.key, key);
       this.dirty.add(key);
     }
-    for (const key of this.dirty) if (!this.services.has(key)) this.clashIssues.delete(key);
+    for (const key of this.dirty) if (!this.services.has(key)) this.dropClash(key);
     return accepted;
   }
 
   private recordClash(key: string, entry: ServiceEntry, clash: FrontendKey | undefined, owner: string | undefined): void {
     if (!clash) {
-      this.clashIssues.delete(key);
+      this.dropClash(key);
       return;
     }
     const reason = owner ? `${clash.what} is already used by Service ${owner}` : `${clash.what} appears twice in this Service`;
+    const old = this.clashIssues.get(key);
+    if (old && old.reason === reason && old.source === entry.source && old.field === clash.field) return;
     this.clashIssues.set(key, { source: entry.source, object: `Service ${key}`, field: clash.field, reason });
+    this.issueChanges++;
+  }
+
+  private dropClash(key: string): void {
+    if (this.clashIssues.delete(key)) this.issueChanges++;
   }
 
   /** Puts one service's ports (none if refused or gone) and their endpoints in the state. */

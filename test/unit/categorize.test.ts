@@ -1,7 +1,7 @@
 // kube-proxy's CategorizeEndpoints, case by case (cases follow its own table), and the hairpin decision.
 import { describe, expect, it } from 'vitest';
 import { categorizeEndpoints } from '../../src/policy/categorize.js';
-import { decidePort } from '../../src/policy/port-policy.js';
+import { decidePort, PolicyTable } from '../../src/policy/port-policy.js';
 import type { Endpoint, NodeInfo, ServicePort } from '../../src/state/types.js';
 
 const node: NodeInfo = { name: 'node-a', ips: { ipv4: ['192.168.50.1'], ipv6: [] }, zone: 'z1', podCIDRs: [] };
@@ -71,5 +71,25 @@ describe('hairpin: whose own connections can come back to them through this node
     expect([...p.hairpin].sort()).toEqual(['10.0.0.1', '10.0.0.2']);
     const cluster = decidePort(sp({ nodePort: 30001 }), [ep('10.0.0.1', 'ready', true), ep('10.0.0.2', 'ready')], node);
     expect(cluster.hairpin).toEqual(['10.0.0.1']);
+  });
+});
+
+describe('PolicyTable', () => {
+  it('decides the ports named, and keeps what the agent reports as ports come and go', () => {
+    const lb = sp({ id: 'ns/lb:p/tcp', nodePort: 30001, loadBalancerIPs: ['198.51.100.1'], externalPolicyLocal: true, healthCheckNodePort: 32000 });
+    const local = sp({ id: 'ns/itp:p/tcp', internalPolicyLocal: true });
+    const servicePorts = new Map([[lb.id, lb], [local.id, local]]);
+    const endpoints = new Map([[lb.id, [ep('10.0.0.2', 'ready')]], [local.id, [ep('10.0.0.3', 'ready')]]]);
+    const table = new PolicyTable();
+    const changes = table.update({ node, servicePorts, endpoints, serviceCIDRs: [] }, [lb.id, local.id]);
+    expect(changes.map((c) => [c.id, c.before, c.after?.sp.id])).toEqual([[lb.id, undefined, lb.id], [local.id, undefined, local.id]]);
+    expect([...table.withHealthCheck()].map((p) => p.sp.id)).toEqual([lb.id]);
+    expect(table.noLocalEndpoints()).toEqual({ internal: 1, external: 1 }); // both have only remote endpoints
+    servicePorts.delete(lb.id);
+    endpoints.set(local.id, [ep('10.0.0.3', 'ready', true)]);
+    table.update({ node, servicePorts, endpoints, serviceCIDRs: [] }, [lb.id, local.id]);
+    expect([...table.withHealthCheck()]).toEqual([]);
+    expect(table.noLocalEndpoints()).toEqual({ internal: 0, external: 0 });
+    expect(table.size).toBe(1);
   });
 });

@@ -74,3 +74,20 @@ describe('StateTracker', () => {
     expect(t.state().endpoints.get('default/b:http/tcp')).toEqual([]);
   });
 });
+
+describe('StateTracker.issuesVersion', () => {
+  it('moves when the problems change, and only then', () => {
+    const t = fed([web('a', '10.96.0.1')]);
+    const v0 = t.issuesVersion;
+    t.upsert('t', web('b', '10.96.0.2'));
+    expect(t.issuesVersion).toBe(v0);
+    t.upsert('t', web('c', '10.96.0.1')); // a clash
+    const v1 = t.issuesVersion;
+    expect(v1).not.toBe(v0);
+    t.upsert('t', eps('a', ['10.244.0.1']));
+    expect(t.issuesVersion).toBe(v1);
+    t.upsert('t', web('d', 'not-an-ip'));
+    expect(t.issuesVersion).not.toBe(v1);
+    expect(t.issues()).toHaveLength(2);
+  });
+});
