@@ -262,18 +262,20 @@ export class StateTracker {
    */
   private resolveClaims(): Map<string, boolean> {
     const accepted = new Map<string, boolean>();
-    const group = new Set<string>();
+    let contest = false;
     for (const key of this.dirty) {
       const entry = this.services.get(key);
       if (!entry) continue;
       if (entry.keys.some((k) => this.contested.has(k.key))) {
-        for (const fk of this.contested) for (const s of this.claims.get(fk)!) group.add(s);
+        contest = true;
         continue;
       }
       const twice = firstClash(entry.keys, () => false);
       accepted.set(key, !twice);
       this.recordClash(key, entry, twice, undefined);
     }
+    const group = new Set<string>();
+    if (contest) for (const fk of this.contested) for (const s of this.claims.get(fk)!) group.add(s);
     if (group.size === 0) {
       for (const key of this.dirty) if (!this.services.has(key)) this.dropClash(key);
       return accepted;
