@@ -4,7 +4,7 @@
 // those. Pure (no I/O): the same changes give the same state.
 import { FieldError, type Issue } from './issues.js';
 import { normalizeService } from './service.js';
-import { normalizeEndpointSlice, type Slice } from './endpointslice.js';
+import { mergeEndpoints, normalizeEndpointSlice, type Slice } from './endpointslice.js';
 import { emptyNode, normalizeNode, normalizeServiceCIDR } from './node.js';
 import type { Raw } from './fields.js';
 import { frontendIPs, type Cidr, type Endpoint, type Family, type NodeInfo, type ProxyState, type ServicePort } from './types.js';
@@ -39,12 +39,6 @@ const SERVICE = 'v1 Service';
 const SLICE = 'discovery.k8s.io/v1 EndpointSlice';
 const NODE = 'v1 Node';
 const SERVICE_CIDR = 'networking.k8s.io/v1 ServiceCIDR';
-const NORMALIZERS: Record<string, (raw: Raw) => unknown> = {
-  [SERVICE]: normalizeService,
-  [SLICE]: normalizeEndpointSlice,
-  [NODE]: normalizeNode,
-  [SERVICE_CIDR]: normalizeServiceCIDR,
-};
 
 export class StateTracker {
   // Valid (or last valid) versions, by "ns/name".
@@ -72,8 +66,16 @@ export class StateTracker {
   private baseChanged = false;
   private issueChanges = 0;
 
+  private readonly normalizers: Record<string, (raw: Raw) => unknown>;
+
   constructor(private readonly opts: TrackerOptions) {
     this.node = this.ourNode();
+    this.normalizers = {
+      [SERVICE]: normalizeService,
+      [SLICE]: (raw) => normalizeEndpointSlice(raw, opts.nodeName),
+      [NODE]: normalizeNode,
+      [SERVICE_CIDR]: normalizeServiceCIDR,
+    };
   }
 
   /** An object was created or updated. An invalid update is reported and its last valid version kept. */
@@ -83,7 +85,7 @@ export class StateTracker {
     const id = `${kind} ${key}`;
     if (this.objectIssues.delete(id)) this.issueChanges++;
     this.ignoredLines.delete(id);
-    const normalize = NORMALIZERS[kind];
+    const normalize = this.normalizers[kind];
     if (!normalize) {
       this.ignoredLines.set(id, `${source}: ${describe(raw)} ignored: kind ${kind} is not used by svcrouter`);
       return;
@@ -321,7 +323,7 @@ export class StateTracker {
     }
     const slices = this.slicesOf(key);
     for (const p of after) {
-      const eps = endpointsFor(p, slices, this.opts.nodeName);
+      const eps = endpointsFor(p, slices);
       const old = this.endpoints.get(p.id);
       if (this.servicePorts.get(p.id) === p && old && sameEndpoints(old, eps)) continue;
       this.servicePorts.set(p.id, p);
@@ -362,30 +364,17 @@ function samePorts(a: readonly ServicePort[], b: readonly ServicePort[]): boolea
   return a.length === b.length && JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** kube-proxy's EndpointSliceCache merge: dedupe by ip:port (a local copy wins), sort by "ip:port". */
-export function endpointsFor(sp: ServicePort, slices: readonly Slice[], nodeName: string): Endpoint[] {
-  const byKey = new Map<string, Endpoint>();
+/** A port's endpoints across its service's slices: a single slice's own list when it is the only one. */
+export function endpointsFor(sp: ServicePort, slices: readonly Slice[]): readonly Endpoint[] {
+  const lists: (readonly Endpoint[])[] = [];
   for (const s of slices) {
     if (s.family !== sp.family) continue;
-    for (const port of s.ports) {
-      if (port.name !== sp.portName || port.protocol !== sp.protocol) continue;
-      for (const e of s.endpoints) {
-        const ep: Endpoint = {
-          ip: e.ip, port: port.port, isLocal: e.nodeName !== '' && e.nodeName === nodeName, isRemote: e.nodeName !== '' && e.nodeName !== nodeName,
-          ready: e.ready, serving: e.serving, terminating: e.terminating,
-          zoneHints: e.zoneHints, nodeHints: e.nodeHints,
-        };
-        const k = endpointKey(ep);
-        if (!byKey.has(k) || ep.isLocal) byKey.set(k, ep);
-      }
-    }
+    for (const port of s.ports) if (port.name === sp.portName && port.protocol === sp.protocol) lists.push(port.endpoints);
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+  return lists.length === 0 ? NO_ENDPOINTS : lists.length === 1 ? lists[0]! : mergeEndpoints(lists);
 }
 
-export function endpointKey(e: { ip: string; port: number }): string {
-  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
-}
+const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
 
 export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
   if (a === b) return true;
