@@ -91,9 +91,14 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
       if (mode === 'replace') tables.reset();
       const applied = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
-      const plan = tables.update(state, cfg, applied, changes.base, !full);
+      // A reassert of rules only writes no element: this sync's own changes go with it, as a plan.
+      const scope = mode === 'reassert' ? reassertScope(state) : 'everything';
+      const plan = tables.update(state, cfg, applied, changes.base, mode === 'plan' || scope === 'rules');
       const computed = performance.now();
-      script = mode === 'replace' ? renderTables(tables.tables()) : mode === 'reassert' ? renderReassert(tables.tables(), reassertScope(state)) : plan;
+      script = mode === 'replace' ? renderTables(tables.tables())
+        : mode === 'plan' ? plan
+        : scope === 'rules' ? plan + renderReassert(tables.tables(), 'rules')
+        : renderReassert(tables.tables());
       const rendered = performance.now();
       await applyScript(script);
       Object.assign(ms, { computeMs: computed - started, renderMs: rendered - computed, commitMs: performance.now() - rendered });

@@ -9,6 +9,8 @@ import { requireKernel, netnsExec, run as runTool } from '../support/netns.js';
 import { ADDR, connect, createBed, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, thisNode, triesFor, type Bed, type PodName } from '../support/bed.js';
 import { service, serviceCIDRs, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
+import { readTables, withBareNamespaces } from '../support/kernel-table.js';
+import { renderTables } from '../../src/backends/nftables/render.js';
 import { httpGetIn, startAgentProcess, writeKubeconfig, type AgentProcess } from '../support/agent-process.js';
 
 const e2e = requireKernel();
@@ -191,6 +193,40 @@ e2e('svcrouter run', () => {
     expect(await reaches(['a2'])).toBe(true);
     expectReached(await connect(bed, 'cp', 'tcp', '10.96.0.71', 80, 4), [ip('b1', 'v4')], [ip('cp', 'v4')]);
     api.remove('Service', 'default', 'other');
+  });
+
+  it('in a large cluster, the periodic reassert of rules still commits the changes that fall in it', async () => {
+    // Over 1,000 endpoints the resync writes rules only; the changes folded into that sync must reach the kernel too.
+    const far = Array.from({ length: 1100 }, (_, i) => ({ ip: `10.245.${i >> 8}.${i & 255}`, node: 'node-b' }));
+    const big = [
+      service('big', { clusterIP: '10.96.0.72', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }),
+      slice('big', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], far.slice(0, 600), '-a'),
+      slice('big', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], far.slice(600), '-b'),
+    ];
+    for (const o of big) api.upsert(o);
+    const a = run(['--sync-period=1s', '--min-sync-period=400ms']);
+    await a.waitForLog((l) => l.msg === 'synced');
+    // Endpoint counts 1, 2, 3, ...: load-balancing chains come and go with them.
+    const shapes: Ep[][] = [[{ pod: 'a1' }], [{ pod: 'a1' }, { pod: 'b1' }], [{ pod: 'a1' }, { pod: 'b1' }, { pod: 'a2' }]];
+    let last = '';
+    for (let i = 0; i < 24; i++) {
+      for (const o of web(shapes[i % 3]!)) last = api.upsert(o);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const final = web(shapes[23 % 3]!);
+    await a.waitForLog((l) => l.msg === 'synced' && Number(l.lastResourceVersion) >= Number(last), 20_000);
+    const synced = a.logs.filter((l) => l.msg === 'synced');
+    const carried = synced.filter((l, i) => i > 0 && l.mode === 'reassert' && Number(l.lastResourceVersion) > Number(synced[i - 1]!.lastResourceVersion));
+    expect(carried.length).toBeGreaterThan(0);
+    expect(a.logs.filter((l) => /sync failed/.test(l.msg ?? ''))).toEqual([]);
+    // The kernel holds exactly what a full render of the final state holds.
+    const want = bed.compute([serviceCIDRs(), ...big, ...final]).tables;
+    await withBareNamespaces(1, async ([bare]) => {
+      await netnsExec(bare!, ['nft', '-f', '-'], renderTables(want));
+      expect(await readTables(bed.topo.nodeNs)).toBe(await readTables(bare!));
+    });
+    expect(await reaches(['a1', 'b1', 'a2'])).toBe(true);
+    for (const o of big) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
   });
 
   it('answers /healthz, /livez, healthCheckNodePorts and /metrics in every state', async () => {
