@@ -1,0 +1,113 @@
+// Everything measured at one cluster size: the agent (cold start, changes,
+// churn, idle), the three layouts on the packet path, and the nft -f floor.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentErrors, startAgentBed } from './agent-bed.js';
+import { measureChanges, measureChurn, measureColdStart, measureIdle } from './agent-scenarios.js';
+import type { CTools } from './c-tools.js';
+import { ClusterChanges } from './cluster-changes.js';
+import { kilo } from './format.js';
+import { measureLayouts, type LayoutPlan } from './data-plane.js';
+import type { Mode } from './modes.js';
+import { inFreshNamespace, timeNft } from './nft-timing.js';
+import { step } from './progress.js';
+import { kubeProxyLayout, linearLayout, referenceServices, type Layout, type RefService } from './reference-layouts.js';
+import { attempt, get, ok, type AgentFigures, type DataPlaneFigures, type Floor, type NftElementReference, type SizeResult } from './results.js';
+import { median, round } from './stats.js';
+import { dump, oneElementScripts, rulesetSize, writeManifests } from './svcrouter-rules.js';
+import { plainServiceIndices, serviceObjects, syntheticCluster, type Raw } from './synthetic-cluster.js';
+import { scratchFile } from './workspace.js';
+import { readFileSync } from 'node:fs';
+
+export async function runSize(n: number, mode: Mode, tools: CTools): Promise<SizeResult> {
+  const m = mode.endpointsPerService;
+  const label = kilo(n);
+  step(`${label}: generating the cluster and svcrouter's ruleset`);
+  const objects = syntheticCluster(n, m);
+  const manifests = writeManifests(`cluster-${n}`, objects);
+  const script = await dump(`svcrouter-${n}`, [manifests]);
+  const agent = await attempt(() => runAgent(objects, n, mode, script, label));
+  const dataPlane = await attempt(() => runDataPlane(objects, n, mode, tools, manifests, script, label));
+  const floor = await attempt(() => runFloor(script, mode, get(dataPlane)?.svcrouter.fullLoadMs ?? undefined, label));
+  return {
+    services: n,
+    endpointsPerService: m,
+    endpoints: objects.filter((o) => o.kind === 'EndpointSlice').reduce((sum, o) => sum + o.endpoints.length, 0),
+    objects: objects.length,
+    ruleset: rulesetSize(readFileSync(script, 'utf8')),
+    agent,
+    dataPlane,
+    floor,
+  };
+}
+
+async function runAgent(objects: Raw[], n: number, mode: Mode, script: string, label: string): Promise<AgentFigures> {
+  step(`${label}: agent cold start`);
+  const bed = await startAgentBed(objects);
+  try {
+    const coldStart = await attempt(() => measureColdStart(bed, mode));
+    const changes = new ClusterChanges(objects, n, mode.endpointsPerService);
+    const notStarted = { error: 'the agent did not start' };
+    const started = ok(coldStart);
+    const oneAtATime = started ? await attempt(() => measureChanges(bed, changes, mode, label)) : notStarted;
+    // Churn visits the services after the ones changed one at a time.
+    const churn = started ? await attempt(() => measureChurn(bed, changes, mode, mode.changes, label)) : notStarted;
+    const idle = started ? await attempt(() => measureIdle(bed, mode, label)) : notStarted;
+    await bed.stopAgent();
+    const nftElement = started ? await attempt(() => measureElementReference(bed.topo.nodeNs, script, mode, label)) : notStarted;
+    return { coldStart, changes: oneAtATime, churn, idle, nftElement, agentErrors: agentErrors(bed.agent.logs).slice(0, 10) };
+  } finally {
+    await bed.destroy();
+    await sleep(mode.settleMs);
+  }
+}
+
+/** The kernel floor of one endpoint change: nft -f of a single element, against the table the agent left. */
+async function measureElementReference(ns: string, script: string, mode: Mode, label: string): Promise<NftElementReference> {
+  step(`${label}: nft -f of one element`);
+  const scripts = oneElementScripts(script);
+  const add = scratchFile('element-add.nft', scripts.add);
+  const del = scratchFile('element-delete.nft', scripts.delete);
+  const adds: number[] = [];
+  const deletes: number[] = [];
+  for (let r = 0; r < mode.elementReps; r++) {
+    adds.push((await timeNft(ns, add))!);
+    deletes.push((await timeNft(ns, del))!);
+  }
+  return { reps: mode.elementReps, addMs: round(median(adds), 2), deleteMs: round(median(deletes), 2) };
+}
+
+async function runDataPlane(objects: Raw[], n: number, mode: Mode, tools: CTools, manifests: string, script: string, label: string): Promise<DataPlaneFigures> {
+  const services = referenceServices(objects);
+  // The last service generated: the worst case for linear matching.
+  const target = services.filter((s) => s.protocol === 'tcp' && s.endpoints.length > 0).pop()!;
+  // Added services are plain TCP ClusterIPs, so every layout adds the same thing.
+  const extra = plainServiceIndices(n, mode.loadReps).map((i) => serviceObjects(i, mode.endpointsPerService));
+  step(`${label}: svcrouter's one-service plans`);
+  const extraFile = writeManifests(`extra-${n}`, extra[0]);
+  const add = await dump(`svcrouter-${n}-add`, [manifests, extraFile], [manifests]);
+  const undo = await dump(`svcrouter-${n}-undo`, [manifests], [manifests, extraFile]);
+  const reference = (layout: Layout): LayoutPlan => ({
+    name: layout.name,
+    full: scratchFile(`${layout.name}-${n}.nft`, layout.full(services)),
+    serviceAdds: extra.map((objs, k) => ({ add: scratchFile(`${layout.name}-${n}-add-${k}.nft`, layout.addService(onlyService(objs))) })),
+    loadCapMs: mode.referenceLoadCapMs,
+  });
+  const plans = [{ name: 'svcrouter', full: script, serviceAdds: extra.map(() => ({ add, undo })), loadCapMs: null }, reference(kubeProxyLayout), reference(linearLayout)];
+  const [svcrouter, kubeProxy, linear] = await measureLayouts(plans, { target, connects: mode.connects, warmup: mode.warmupConnects, tools }, label);
+  await sleep(mode.settleMs);
+  if (!ok(svcrouter)) throw new Error(`svcrouter's layout: ${svcrouter.error}`);
+  return { target: { service: target.name, vip: target.vip, port: target.port, endpoints: target.endpoints.length }, svcrouter, kubeProxy, linear };
+}
+
+const onlyService = (objects: Raw[]): RefService => referenceServices(objects)[0];
+
+/** svcrouter's own full dump loaded alone into fresh namespaces: what the kernel needs for the agent's cold start. */
+async function runFloor(script: string, mode: Mode, dataPlaneLoadMs: number | undefined, label: string): Promise<Floor> {
+  step(`${label}: the floor, nft -f of svcrouter's dump`);
+  const loads = dataPlaneLoadMs === undefined ? [] : [dataPlaneLoadMs];
+  while (loads.length < mode.loadReps) {
+    loads.push(round((await inFreshNamespace((ns) => timeNft(ns, script)))!)!);
+    await sleep(mode.settleMs);
+  }
+  return { loadsMs: loads, medianMs: median(loads)! };
+}
