@@ -169,10 +169,11 @@ export interface Idle {
 /**
  * Time for the last syncs and their garbage to be done with before idling is
  * measured: after a burst, V8's memory reducer runs a few full collections of
- * the agent's heap (measured: 13.5 millicores over the next 60 s at 10k,
- * starting 2 s after the churn), which is the burst's cost, not the idle one's.
+ * the agent's heap for about 40 s (measured at 10k, in 20 s windows after a
+ * burst: 13.5, 13.5, then 1.5-3 millicores), which is the burst's cost, not
+ * the idle one's.
  */
-const SETTLE_MS = 15_000;
+const SETTLE_MS = 45_000;
 
 export async function measureIdle(bed: AgentBed, mode: Mode, label: string): Promise<Idle> {
   step(`${label}: idle for ${mode.idleSeconds} s`);

@@ -42,6 +42,9 @@ type Mode = 'replace' | 'reassert' | 'plan';
  */
 const LARGE_CLUSTER_ENDPOINTS = 1000;
 
+/** kube-proxy's burstSyncs: syncs that may run back to back within --min-sync-period. */
+const BURST_SYNCS = 2;
+
 /** Trigger times waiting for a commit; bounded while syncs keep failing. */
 const MAX_PENDING_TRIGGERS = 10_000;
 
@@ -128,7 +131,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     return true;
   };
 
-  const scheduler = new SyncScheduler({ minIntervalMs: cfg.minSyncPeriodMs, retryMs: { initial: 1000, max: 30_000 }, run: sync });
+  const scheduler = new SyncScheduler({ minIntervalMs: cfg.minSyncPeriodMs, burst: BURST_SYNCS, retryMs: { initial: 1000, max: 30_000 }, run: sync });
 
   const informers: Informers = startInformers(kc, cfg.hostname, {
     onChange(resource, type, obj) {

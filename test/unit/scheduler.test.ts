@@ -26,7 +26,7 @@ function recorder(results: boolean[] = []) {
 describe('SyncScheduler', () => {
   it('coalesces a burst of changes into few syncs, one at a time', async () => {
     const r = recorder();
-    const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 10, max: 100 }, run: r.run });
+    const s = new SyncScheduler({ minIntervalMs: 0, burst: 2, retryMs: { initial: 10, max: 100 }, run: r.run });
     for (let i = 0; i < 50; i++) s.request();
     await sleep(10);
     for (let i = 0; i < 50; i++) s.request();
@@ -36,9 +36,9 @@ describe('SyncScheduler', () => {
     expect(r.maxActive()).toBe(1);
   });
 
-  it('starts syncs at least the min sync period apart', async () => {
+  it('with a burst of 1, starts syncs at least the min sync period apart', async () => {
     const r = recorder();
-    const s = new SyncScheduler({ minIntervalMs: 150, retryMs: { initial: 10, max: 100 }, run: r.run });
+    const s = new SyncScheduler({ minIntervalMs: 150, burst: 1, retryMs: { initial: 10, max: 100 }, run: r.run });
     s.request();
     await sleep(40);
     s.request();
@@ -48,9 +48,26 @@ describe('SyncScheduler', () => {
     expect(r.starts[1]! - r.starts[0]!).toBe(150);
   });
 
+  it('with kube-proxy\'s burst of 2, two syncs may run back to back, then one per period', async () => {
+    const r = recorder();
+    const s = new SyncScheduler({ minIntervalMs: 150, burst: 2, retryMs: { initial: 10, max: 100 }, run: r.run });
+    s.request();
+    await sleep(40);
+    s.request(); // a lone change right after a sync: not held back
+    await sleep(40);
+    for (let i = 0; i < 20; i++) { s.request(); await sleep(10); } // then a stream: batched by the period
+    await sleep(600);
+    await s.stop();
+    expect(r.starts[1]! - r.starts[0]!).toBe(40);
+    // The bucket is empty now: at most one more sync per period (the third waits for the token accrued since the first).
+    expect(r.starts.length).toBeGreaterThan(3);
+    expect(r.starts[2]! - r.starts[0]!).toBe(150);
+    for (let i = 3; i < r.starts.length; i++) expect(r.starts[i]! - r.starts[i - 1]!).toBe(150);
+  });
+
   it('with a period of 0, a change after a sync runs at once', async () => {
     const r = recorder();
-    const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 10, max: 100 }, run: r.run });
+    const s = new SyncScheduler({ minIntervalMs: 0, burst: 2, retryMs: { initial: 10, max: 100 }, run: r.run });
     s.request();
     await sleep(60);
     const t = Date.now();
@@ -63,7 +80,7 @@ describe('SyncScheduler', () => {
 
   it('retries a failed sync with growing delays until it succeeds', async () => {
     const r = recorder([false, false, false, true]);
-    const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 30, max: 1000 }, run: r.run });
+    const s = new SyncScheduler({ minIntervalMs: 0, burst: 2, retryMs: { initial: 30, max: 1000 }, run: r.run });
     s.request();
     await sleep(600);
     await s.stop();
@@ -75,7 +92,7 @@ describe('SyncScheduler', () => {
 
   it('a sync that throws counts as failed and is retried', async () => {
     let calls = 0;
-    const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 30, max: 100 }, run: async () => { calls++; if (calls === 1) throw new Error('boom'); return true; } });
+    const s = new SyncScheduler({ minIntervalMs: 0, burst: 2, retryMs: { initial: 30, max: 100 }, run: async () => { calls++; if (calls === 1) throw new Error('boom'); return true; } });
     s.request();
     await sleep(100);
     await s.stop();
@@ -84,7 +101,7 @@ describe('SyncScheduler', () => {
 
   it('runs nothing after stop', async () => {
     const r = recorder();
-    const s = new SyncScheduler({ minIntervalMs: 0, retryMs: { initial: 10, max: 100 }, run: r.run });
+    const s = new SyncScheduler({ minIntervalMs: 0, burst: 2, retryMs: { initial: 10, max: 100 }, run: r.run });
     await s.stop();
     s.request();
     await sleep(50);
