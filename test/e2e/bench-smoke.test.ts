@@ -33,7 +33,7 @@ e2e('bench harness', () => {
       const out = join(dir, 'smoke.json');
       // dist/ is built by `npm test`'s pretest; the harness compiles against it.
       node(['node_modules/typescript/bin/tsc', '-p', 'bench/tsconfig.json'], 30_000);
-      node(['dist-bench/bench/main.js', '--smoke', '--out', out], 90_000);
+      node(['dist-bench/bench/main.js', '--smoke', '--out', out], 150_000);
       const result = JSON.parse(readFileSync(out, 'utf8')) as { mode: string; sizes: Record<string, unknown>[]; targets: unknown[] };
       expect(result.mode).toBe('smoke');
       expect(Array.isArray(result.targets)).toBe(true);
@@ -48,5 +48,5 @@ e2e('bench harness', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 200_000);
 });
