@@ -106,6 +106,6 @@ export function mergeEndpoints(lists: readonly (readonly Endpoint[])[]): Endpoin
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
 }
 
-export function endpointKey(e: { ip: string; port: number }): string {
+function endpointKey(e: { ip: string; port: number }): string {
   return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }

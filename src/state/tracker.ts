@@ -278,10 +278,6 @@ export class StateTracker {
     }
     const group = new Set<string>();
     if (contest) for (const fk of this.contested) for (const s of this.claims.get(fk)!) group.add(s);
-    if (group.size === 0) {
-      for (const key of this.dirty) if (!this.services.has(key)) this.dropClash(key);
-      return accepted;
-    }
     const holder = new Map<string, string>();
     for (const key of [...group].sort()) {
       const entry = this.services.get(key)!;
@@ -365,7 +361,7 @@ function samePorts(a: readonly ServicePort[], b: readonly ServicePort[]): boolea
 }
 
 /** A port's endpoints across its service's slices: a single slice's own list when it is the only one. */
-export function endpointsFor(sp: ServicePort, slices: readonly Slice[]): readonly Endpoint[] {
+function endpointsFor(sp: ServicePort, slices: readonly Slice[]): readonly Endpoint[] {
   const lists: (readonly Endpoint[])[] = [];
   for (const s of slices) {
     if (s.family !== sp.family) continue;
@@ -376,7 +372,7 @@ export function endpointsFor(sp: ServicePort, slices: readonly Slice[]): readonl
 
 const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
 
-export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
   if (a === b) return true;
   return a.length === b.length && a.every((e, i) => {
     const o = b[i]!;
