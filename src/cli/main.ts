@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // svcrouter's command line: dump, apply, cleanup. Thin: all logic lives below.
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
-import { ManifestError } from '../manifests/load.js';
+import { ManifestError, STDIN } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
 import { createLogger, runUntilSignal } from './run.js';
@@ -24,13 +25,19 @@ function withProxyFlags(cmd: Command): Command {
     .addOption(new Option('--iptables-masquerade-bit <bit>', 'mark bit used for masquerade (0-31)'));
 }
 
-const program = new Command('svcrouter').description('kube-proxy replacement: Services -> nftables').showHelpAfterError();
+const VERSION = `svcrouter v${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+
+const program = new Command('svcrouter').description('kube-proxy replacement: Services -> nftables').showHelpAfterError()
+  .version(VERSION, '--version', 'print the version, as kube-proxy --version does');
+
+program.command('version').description('print the version').action(() => console.log(VERSION));
 
 withProxyFlags(program.command('dump'))
   .description('print the nft script that would be programmed (no root needed)')
-  .requiredOption('-f, --filename <paths...>', 'manifest files or directories')
-  .option('--base <paths...>', 'print the incremental transaction from these manifests\' state instead')
+  .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input (kubectl get ... -o yaml | svcrouter dump -f -)')
+  .option('--base <paths...>', 'print the incremental transaction from these manifests\' state instead (- reads standard input)')
   .action((opts: FlagValues & { filename: string[]; base?: string[] }) => {
+    if (opts.filename.includes(STDIN) && opts.base?.includes(STDIN)) throw new ManifestError('standard input can be read once: give - to -f or to --base, not both');
     const cfg = loadConfig(opts, warn);
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
@@ -40,7 +47,7 @@ withProxyFlags(program.command('dump'))
 
 withProxyFlags(program.command('apply'))
   .description('program the kernel once from manifests, then exit')
-  .requiredOption('-f, --filename <paths...>', 'manifest files or directories')
+  .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input')
   .action(async (opts: FlagValues & { filename: string[] }) => {
     const cfg = loadConfig(opts, warn);
     const next = loadCluster(opts.filename, cfg);

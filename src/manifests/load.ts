@@ -1,5 +1,6 @@
-// Kubernetes manifests from files and directories: YAML or JSON, multi-document,
-// `kind: List` flattened. A file that does not parse is an error naming file and line.
+// Kubernetes manifests from files, directories and standard input ("-", as
+// kubectl's -f -): YAML or JSON, multi-document, `kind: List` flattened. A
+// file that does not parse is an error naming file and line.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -9,10 +10,13 @@ import type { Raw } from '../state/fields.js';
 export class ManifestError extends Error {}
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+/** The path that means standard input. */
+export const STDIN = '-';
 
 /** Files named directly are read whatever their extension; directories contribute *.yaml, *.yml, *.json. */
 export function manifestFiles(paths: readonly string[]): string[] {
   return paths.flatMap((p) => {
+    if (p === STDIN) return [p];
     let st;
     try {
       st = statSync(p);
@@ -28,7 +32,9 @@ export function manifestFiles(paths: readonly string[]): string[] {
 }
 
 export function loadManifests(paths: readonly string[]): SourcedObject[] {
-  return manifestFiles(paths).flatMap((file) => parseManifest(file, readFileSync(file, 'utf8')));
+  return manifestFiles(paths).flatMap((file) => file === STDIN
+    ? parseManifest('<stdin>', readFileSync(process.stdin.fd, 'utf8'))
+    : parseManifest(file, readFileSync(file, 'utf8')));
 }
 
 export function parseManifest(file: string, text: string): SourcedObject[] {
