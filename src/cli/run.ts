@@ -11,7 +11,13 @@ export function createLogger(level: string): Logger {
   return pino({ level, base: { component: 'svcrouter' } });
 }
 
-export function kubeConfig(cfg: Config): KubeConfig {
+/**
+ * The kubeconfig (or in-cluster configuration), with --master applied. A
+ * plain-HTTP server is used as kubectl uses it (client-node refuses http://
+ * unless TLS verification is off, which means nothing without TLS); https
+ * servers keep their TLS settings exactly as configured.
+ */
+export function kubeConfig(cfg: Config, warn: (msg: string) => void): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
@@ -21,14 +27,22 @@ export function kubeConfig(cfg: Config): KubeConfig {
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ConfigError(`--kubeconfig: ${cfg.kubeconfig || 'in-cluster configuration'} has no current cluster`);
-  if (cfg.master) {
-    kc.loadFromClusterAndUser({ ...cluster, server: cfg.master }, kc.getCurrentUser() ?? { name: 'default' });
+  const server = cfg.master || cluster.server;
+  let plain: boolean;
+  try {
+    plain = new URL(server).protocol === 'http:';
+  } catch {
+    throw new ConfigError(`${cfg.master ? '--master' : '--kubeconfig'}: the API server ${JSON.stringify(server)} is not a URL`);
+  }
+  if (plain) warn(`the API server ${server} is plain HTTP: the connection is not encrypted`);
+  if (cfg.master || plain) {
+    kc.loadFromClusterAndUser({ ...cluster, server, ...(plain ? { skipTLSVerify: true } : {}) }, kc.getCurrentUser() ?? { name: 'default' });
   }
   return kc;
 }
 
 export async function runUntilSignal(cfg: Config, log: Logger): Promise<void> {
-  const agent = await startAgent({ cfg, kc: kubeConfig(cfg), log });
+  const agent = await startAgent({ cfg, kc: kubeConfig(cfg, (msg) => log.warn(msg)), log });
   log.info({ node: cfg.hostname, mode: cfg.mode }, 'svcrouter started');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

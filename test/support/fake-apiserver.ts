@@ -1,10 +1,11 @@
 // In-process fake kube-apiserver over real HTTP, for reflector/informer tests.
-// Contract: /work/shared/reference/deps-notes.md section 2. One global RV counter shared by
+// It speaks the list/watch protocol client-go and client-node use. One global RV counter shared by
 // all kinds, a bounded per-kind event history, selectors applied to lists and watch events,
 // and failure injection (dropped/stalled watches, compacted history, HTTP errors).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Kind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
@@ -18,6 +19,7 @@ export interface FakeApiServerOptions {
   token?: string; // if set, every request needs `Authorization: Bearer <token>` (else 401)
   bookmarkIntervalMs?: number; // BOOKMARKs to watches with allowWatchBookmarks=true (default 1000; 0 = never)
   historyLimit?: number; // events kept per kind; a watch from an older RV gets an in-stream 410 (default 1000)
+  tls?: { key: string; cert: string }; // serve HTTPS with this key and certificate (PEM) instead of HTTP
 }
 
 export interface FakeApiServer {
@@ -141,11 +143,13 @@ class Fake implements FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private readonly failures = new Map<string, { status: number; times: number }>();
   private readonly continues = new Map<string, { kind: Kind; items: KObj[]; rv: number }>();
-  private readonly server = createServer((req, res) => this.handle(req, res));
+  private readonly server: ReturnType<typeof createServer>;
   private bookmarkTimer?: NodeJS.Timeout;
   url = '';
 
   constructor(private readonly host: string, public port: number, private readonly opts: FakeApiServerOptions) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    this.server = opts.tls ? createTlsServer(opts.tls, handler) : createServer(handler);
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -218,7 +222,7 @@ class Fake implements FakeApiServer {
     this.server.listen(this.port, this.host);
     await once(this.server, 'listening');
     this.port = (this.server.address() as AddressInfo).port;
-    this.url = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    this.url = `${this.opts.tls ? 'https' : 'http'}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
     const every = this.opts.bookmarkIntervalMs ?? 1000;
     if (every > 0) this.bookmarkTimer = setInterval(() => this.bookmarkNow(), every).unref();
   }
