@@ -14,7 +14,7 @@ import { IncrementalTables } from '../backends/nftables/incremental.js';
 import { renderReassert, renderTables } from '../backends/nftables/render.js';
 import { applyScript } from '../kernel/nft.js';
 import { deleteFlows } from '../kernel/conntrack.js';
-import { formatIssue } from '../state/issues.js';
+import { formatIssue, type Issue } from '../state/issues.js';
 import { SyncScheduler } from './scheduler.js';
 import { ProxyHealth, nodeEligible, startProxyHealthServer } from './proxy-health.js';
 import { ServiceHealthServers } from './service-health.js';
@@ -74,6 +74,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const triggerTimes: number[] = [];
   let seenIssues = new Set<string>();
   let issuesSeen = -1;
+  let seenNotes = new Set<string>();
+  let notesSeen = -1;
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((r) => (resolveFirst = r));
 
@@ -90,6 +92,10 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       const state = tracker.state();
       if (tracker.issuesVersion !== issuesSeen) countIssues(tracker.issues());
       issuesSeen = tracker.issuesVersion;
+      if (tracker.notesVersion !== notesSeen) {
+        seenNotes = onlyNew(tracker.notes(), seenNotes, (line) => log.warn(`object programmed as kube-proxy reads it: ${line}`));
+        notesSeen = tracker.notesVersion;
+      }
       const decided = policies.update(state, changes.ports);
       for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
       if (mode === 'replace') tables.reset();
@@ -186,16 +192,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
 
   /** Logs and counts each problem once while it lasts; one that goes and comes back is reported again. */
-  function countIssues(issues: readonly { source: string; object: string; field: string; reason: string }[]): void {
-    const now = new Set<string>();
-    for (const i of issues) {
-      const key = formatIssue(i);
-      now.add(key);
-      if (seenIssues.has(key)) continue;
+  function countIssues(issues: readonly Issue[]): void {
+    const byLine = new Map(issues.map((i) => [formatIssue(i), i]));
+    seenIssues = onlyNew(byLine.keys(), seenIssues, (line) => {
+      const i = byLine.get(line)!;
       metrics.objectsInvalid.inc({ kind: i.object.split(' ')[0] ?? 'object', reason: issueCategory(i.field, i.reason) });
-      log.warn({ object: i.object, field: i.field }, `invalid object skipped: ${key}`);
-    }
-    seenIssues = now;
+      log.warn({ object: i.object, field: i.field }, `invalid object skipped: ${line}`);
+    });
   }
 
   return {
@@ -208,6 +211,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       for (const close of closers) await close();
     },
   };
+}
+
+/** Calls `report` for each line not in `seen`; returns the lines that hold now, the next call's `seen`. */
+function onlyNew(lines: Iterable<string>, seen: ReadonlySet<string>, report: (line: string) => void): Set<string> {
+  const now = new Set(lines);
+  for (const line of now) if (!seen.has(line)) report(line);
+  return now;
 }
 
 function reassertScope(state: ProxyState): 'everything' | 'rules' {

@@ -28,6 +28,6 @@ export function scriptFor(next: Loaded, base?: Loaded): string {
 }
 
 export function reportProblems(l: Loaded, log: (line: string) => void): void {
-  for (const line of l.build.ignored) log(`warning: ${line}`);
+  for (const line of [...l.build.ignored, ...l.build.notes]) log(`warning: ${line}`);
   for (const i of l.build.issues) log(`error: ${formatIssue(i)} (skipped)`);
 }

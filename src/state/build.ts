@@ -16,10 +16,12 @@ export interface BuildResult {
   readonly issues: Issue[];
   /** Objects deliberately not handled (other kinds, ExternalName, ...), one line each. */
   readonly ignored: string[];
+  /** Objects programmed with fields read as kube-proxy reads them, one line each. */
+  readonly notes: string[];
 }
 
 export function buildState(objects: readonly SourcedObject[], opts: TrackerOptions): BuildResult {
   const tracker = new StateTracker(opts);
   for (const { source, raw } of objects) tracker.upsert(source, raw);
-  return { state: tracker.state(), issues: tracker.issues(), ignored: tracker.ignored() };
+  return { state: tracker.state(), issues: tracker.issues(), ignored: tracker.ignored(), notes: tracker.notes() };
 }

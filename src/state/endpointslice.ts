@@ -1,15 +1,16 @@
-// discovery.k8s.io/v1 EndpointSlice -> a validated slice, with kube-proxy's
-// filters (headless and foreign service-proxy-name slices, FQDN slices). Its
-// endpoints are built once, per port, as the state's Endpoints for the node
-// the proxy runs on: a service with one slice shares them (no copy at scale).
+// discovery.k8s.io/v1 EndpointSlice -> a validated slice, read as kube-proxy's
+// EndpointSliceCache reads it: headless, foreign-proxy and non-IP slices are
+// ignored, and so are ports without a number and endpoints of the other
+// family (with a note). Its endpoints are built once, per port, as the state's
+// Endpoints for the node the proxy runs on: a service with one slice shares
+// them (no copy at scale).
 import { FieldError } from './issues.js';
 import { parseIP } from './addr.js';
-import { arr, bool, dnsLabel, dnsSubdomain, int, obj, portName, protocol, str, type Raw } from './fields.js';
-import { SERVICE_PROXY_NAME_LABEL } from './service.js';
+import { arr, bool, dnsLabel, dnsSubdomain, int, obj, portName, protocol, str, type FieldNote, type Raw } from './fields.js';
+import { HEADLESS_LABEL, SERVICE_PROXY_NAME_LABEL } from './service.js';
 import type { Endpoint, Family, Protocol } from './types.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
 export interface SlicePort {
   readonly name: string;
@@ -31,7 +32,7 @@ export interface Slice {
 /** Most endpoints have no hints: one shared empty list, not one per endpoint (memory at scale). */
 const NO_HINTS: readonly string[] = Object.freeze([]);
 
-export type SliceResult = { ignored: string } | { slice: Slice };
+export type SliceResult = { ignored: string } | { slice: Slice; notes: FieldNote[] };
 
 /** `nodeName`: the proxy's own node, which decides each endpoint's locality. */
 export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult {
@@ -44,17 +45,17 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
   if (labels[SERVICE_NAME_LABEL] === undefined) return { ignored: `no ${SERVICE_NAME_LABEL} label` };
   const service = dnsLabel(labels[SERVICE_NAME_LABEL], `metadata.labels["${SERVICE_NAME_LABEL}"]`);
   const addressType = str(raw.addressType, 'addressType');
-  if (addressType === 'FQDN') return { ignored: 'addressType FQDN' };
-  if (addressType !== 'IPv4' && addressType !== 'IPv6') throw new FieldError('addressType', `must be IPv4, IPv6 or FQDN, got ${JSON.stringify(addressType)}`);
+  if (addressType !== 'IPv4' && addressType !== 'IPv6') return { ignored: `addressType ${JSON.stringify(addressType)} (kube-proxy serves IPv4 and IPv6 slices only)` };
   const family: Family = addressType === 'IPv4' ? 'ipv4' : 'ipv6';
+  const notes: FieldNote[] = [];
 
-  const ports = arr(raw.ports, 'ports').map((rp, i) => {
+  const ports = arr(raw.ports, 'ports').flatMap((rp, i) => {
     const p = obj(rp, `ports[${i}]`);
-    return {
-      name: portName(p.name, `ports[${i}].name`),
-      protocol: protocol(p.protocol, `ports[${i}].protocol`),
-      port: int(p.port, `ports[${i}].port`, 1, 65535),
-    };
+    const port = int(p.port, `ports[${i}].port`, 0, 65535, 0);
+    const read = { name: portName(p.name, `ports[${i}].name`), protocol: protocol(p.protocol, `ports[${i}].protocol`), port };
+    if (port !== 0) return [read];
+    notes.push({ field: `ports[${i}].port`, note: 'is not set: this port is ignored, as in kube-proxy' });
+    return [];
   });
   type Where = Omit<Endpoint, 'port'>;
   const endpoints = arr(raw.endpoints, 'endpoints').flatMap((re, i): Where[] => {
@@ -63,7 +64,11 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
     const addrs = arr(e.addresses, `${f}.addresses`);
     if (addrs.length === 0) return []; // kube-proxy skips address-less endpoints too
     const a = parseIP(addrs[0]);
-    if (!a || a.family !== family) throw new FieldError(`${f}.addresses[0]`, `${JSON.stringify(addrs[0])} is not an ${addressType} address`);
+    if (!a) throw new FieldError(`${f}.addresses[0]`, `${JSON.stringify(addrs[0])} is not an IP address`);
+    if (a.family !== family) {
+      notes.push({ field: `${f}.addresses[0]`, note: `${JSON.stringify(addrs[0])} is not an ${addressType} address: this endpoint is ignored, as in kube-proxy` });
+      return [];
+    }
     const c = obj(e.conditions, `${f}.conditions`);
     const hints = obj(e.hints, `${f}.hints`);
     const names = (v: unknown, hf: string) => {
@@ -91,7 +96,7 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
       terminating: e.terminating, zoneHints: e.zoneHints, nodeHints: e.nodeHints,
     }))]),
   }));
-  return { slice: { key: `${namespace}/${name}`, service: `${namespace}/${service}`, family, ports: withPorts } };
+  return { slice: { key: `${namespace}/${name}`, service: `${namespace}/${service}`, family, ports: withPorts }, notes };
 }
 
 /** kube-proxy's EndpointSliceCache merge: dedupe by ip:port (a local copy wins), sort by "ip:port". */

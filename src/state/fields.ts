@@ -5,6 +5,12 @@ import type { Protocol } from './types.js';
 
 export type Raw = Record<string, unknown>;
 
+/** A field svcrouter reads as kube-proxy does rather than as the API server would validate it: what it did instead. */
+export interface FieldNote {
+  readonly field: string;
+  readonly note: string;
+}
+
 export function obj(v: unknown, field: string): Raw {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new FieldError(field, 'must be an object');

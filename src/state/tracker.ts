@@ -6,7 +6,7 @@ import { FieldError, type Issue } from './issues.js';
 import { normalizeService } from './service.js';
 import { mergeEndpoints, normalizeEndpointSlice, type Slice } from './endpointslice.js';
 import { emptyNode, normalizeNode, normalizeServiceCIDR } from './node.js';
-import type { Raw } from './fields.js';
+import type { FieldNote, Raw } from './fields.js';
 import { frontendIPs, type Cidr, type Endpoint, type Family, type NodeInfo, type ProxyState, type ServicePort } from './types.js';
 
 export interface TrackerOptions {
@@ -49,7 +49,9 @@ export class StateTracker {
   private readonly cidrs = new Map<string, Cidr[]>();
   // Problems, by object identity ("<apiVersion> <kind> ns/name"), and clashes by service.
   private readonly objectIssues = new Map<string, Issue>();
+  // Objects ignored, and objects programmed with fields read as kube-proxy reads them: one line each.
   private readonly ignoredLines = new Map<string, string>();
+  private readonly noteLines = new Map<string, string>();
   private readonly clashIssues = new Map<string, Issue>();
   // Which services want each frontend key; keys wanted by two or more are contested.
   private readonly claims = new Map<string, Set<string>>();
@@ -65,6 +67,7 @@ export class StateTracker {
   private changedPorts = new Set<string>();
   private baseChanged = false;
   private issueChanges = 0;
+  private noteChanges = 0;
 
   private readonly normalizers: Record<string, (raw: Raw) => unknown>;
 
@@ -84,10 +87,9 @@ export class StateTracker {
     const key = keyOf(raw);
     const id = `${kind} ${key}`;
     if (this.objectIssues.delete(id)) this.issueChanges++;
-    this.ignoredLines.delete(id);
     const normalize = this.normalizers[kind];
     if (!normalize) {
-      this.ignoredLines.set(id, `${source}: ${describe(raw)} ignored: kind ${kind} is not used by svcrouter`);
+      this.setLines(id, `kind ${kind} is not used by svcrouter`, undefined, source, raw);
       return;
     }
     let result: unknown;
@@ -95,30 +97,34 @@ export class StateTracker {
       result = normalize(raw);
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
+      this.setLines(id, undefined, undefined, source, raw);
       const kept = this.hasValid(kind, key) ? ' (the last valid version stays programmed)' : '';
       this.objectIssues.set(id, { source, object: describe(raw), field: e.field, reason: `${e.reason}${kept}` });
       this.issueChanges++;
       return;
     }
-    const ignore = (why: string) => this.ignoredLines.set(id, `${source}: ${describe(raw)} ignored: ${why}`);
+    const warn = (r: { ignored: string } | { notes: readonly FieldNote[] }) =>
+      this.setLines(id, 'ignored' in r ? r.ignored : undefined, 'notes' in r ? r.notes : undefined, source, raw);
     switch (kind) {
       case SERVICE: {
         const r = result as ReturnType<typeof normalizeService>;
-        if ('ignored' in r) ignore(r.ignored);
+        warn(r);
         this.setService(key, 'ignored' in r ? undefined : { source, ports: r.ports, keys: r.ports.flatMap(frontendKeys) });
         return;
       }
       case SLICE: {
         const r = result as ReturnType<typeof normalizeEndpointSlice>;
-        if ('ignored' in r) ignore(r.ignored);
+        warn(r);
         this.setSlice(key, 'ignored' in r ? undefined : r.slice);
         return;
       }
       case NODE:
+        warn({ notes: [] });
         this.nodes.set(key, result as NodeInfo);
         this.nodeChanged();
         return;
       case SERVICE_CIDR:
+        warn({ notes: [] });
         this.cidrs.set(key, result as Cidr[]);
         this.cidrsChanged();
     }
@@ -129,7 +135,7 @@ export class StateTracker {
     const kind = kindOf(raw);
     const key = keyOf(raw);
     if (this.objectIssues.delete(`${kind} ${key}`)) this.issueChanges++;
-    this.ignoredLines.delete(`${kind} ${key}`);
+    this.setLines(`${kind} ${key}`, undefined, undefined, '', raw);
     if (kind === SERVICE) this.setService(key, undefined);
     else if (kind === SLICE) this.setSlice(key, undefined);
     else if (kind === NODE && this.nodes.delete(key)) this.nodeChanged();
@@ -167,6 +173,26 @@ export class StateTracker {
   /** Objects deliberately not handled (other kinds, ExternalName, ...), one line each. */
   ignored(): string[] {
     return [...this.ignoredLines.values()];
+  }
+
+  /** Objects programmed with fields read as kube-proxy reads them (one line each, every field and what was done instead). */
+  notes(): string[] {
+    return [...this.noteLines.values()];
+  }
+
+  /** Changes whenever notes() may have. */
+  get notesVersion(): number {
+    return this.noteChanges;
+  }
+
+  private setLines(id: string, ignored: string | undefined, notes: readonly FieldNote[] | undefined, source: string, raw: Raw): void {
+    if (ignored === undefined) this.ignoredLines.delete(id);
+    else this.ignoredLines.set(id, `${source}: ${describe(raw)} ignored: ${ignored}`);
+    const line = notes && notes.length > 0 ? `${source}: ${describe(raw)}: ${notes.map((n) => `${n.field} ${n.note}`).join('; ')}` : undefined;
+    if (this.noteLines.get(id) === line) return;
+    if (line === undefined) this.noteLines.delete(id);
+    else this.noteLines.set(id, line);
+    this.noteChanges++;
   }
 
   private hasValid(kind: string, key: string): boolean {

@@ -1,6 +1,6 @@
 // Traffic from outside the node: NodePorts, LoadBalancer IPs, externalIPs,
 // externalTrafficPolicy Local and loadBalancerSourceRanges, both families.
-import { afterAll, beforeAll, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireKernel } from '../support/netns.js';
 import { ADDR, connect, createBed, expectOutcome, expectReached, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type PodName } from '../support/bed.js';
 import { service, slice, type Raw } from '../support/manifests.js';
@@ -59,6 +59,17 @@ e2e('external traffic', () => {
         }
       });
     }
+
+    it(`${f}: a LoadBalancer with ETP Cluster that still carries a healthCheckNodePort is served on every address, as kube-proxy serves it`, async () => {
+      const objects = shop(['a1', 'b1']);
+      (objects[0]!.spec as Raw).healthCheckNodePort = 32123;
+      const loaded = await bed.load(objects);
+      expect(loaded.build.notes.join('\n')).toMatch(/Service default\/shop: spec\.healthCheckNodePort ignored/);
+      expectReached(await connect(bed, 'cp', 'tcp', VIP[f], 80, triesFor(2)), all, [ip('cp', f)]);
+      for (const [addr, port] of [[NODE[f], NODE_PORT], [LB[f], 80], [EXT[f], 80]] as const) {
+        expectReached(await connect(bed, 'client', 'tcp', addr, port, triesFor(2)), all, [NODE[f]]);
+      }
+    });
 
     it(`${f}: ETP Local: pods are short-circuited to every endpoint, not masqueraded`, async () => {
       await bed.load(shop(['a1', 'b1'], { etpLocal: true }));
