@@ -1,4 +1,4 @@
-// The targets of perf-notes.md section 6 on this project's 2-core machine,
+// The project's performance targets on its 2-core machine (bench/README.md),
 // each checked against a run's figures.
 import type { ChangeFigures } from './agent-scenarios.js';
 import { kilo } from './format.js';

@@ -1,8 +1,17 @@
 // Deletes UDP conntrack entries with the conntrack tool (one call per filter).
 import { execTool } from './exec.js';
-import type { StaleFlow } from '../policy/stale-flows.js';
 
-export async function deleteFlows(flows: readonly StaleFlow[]): Promise<void> {
+/** One `conntrack -D` filter on UDP entries, in the tool's own terms. */
+export interface UdpFlowFilter {
+  readonly family: 'ipv4' | 'ipv6';
+  /** Original destination address; unset: any. */
+  readonly origDst?: string;
+  readonly origDport: number;
+  /** Reply source address; unset: any. */
+  readonly replySrc?: string;
+}
+
+export async function deleteFlows(flows: readonly UdpFlowFilter[]): Promise<void> {
   for (const f of flows) {
     const args = ['-D', '-f', f.family, '-p', 'udp', '--dport', String(f.origDport)];
     if (f.origDst) args.push('--orig-dst', f.origDst);
