@@ -48,6 +48,9 @@ const BURST_SYNCS = 2;
 /** Trigger times waiting for a commit; bounded while syncs keep failing. */
 const MAX_PENDING_TRIGGERS = 10_000;
 
+/** While the first lists cannot be had, the agent says so again this often. */
+const WAITING_REMINDER_MS = 60_000;
+
 export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent> {
   const metrics = createMetrics();
   const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
@@ -78,8 +81,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   let notesSeen = -1;
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((r) => (resolveFirst = r));
+  // Every first list is complete: only then may anything be committed (kube-proxy's isInitialized).
+  let listed = false;
 
   const sync = async (): Promise<boolean> => {
+    // Whatever asked (the periodic resync, a retry, a signal), a view not fully seen is never
+    // committed: until then the kernel keeps what a previous run left, untouched.
+    if (!listed) return true;
     const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
     reassertDue = false;
     const started = performance.now();
@@ -139,6 +147,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
 
   const scheduler = new SyncScheduler({ minIntervalMs: cfg.minSyncPeriodMs, burst: BURST_SYNCS, retryMs: { initial: 1000, max: 30_000 }, run: sync });
 
+  const waiting = waitForFirstLists(log, () => informers.pending());
   const informers: Informers = startInformers(kc, cfg.hostname, {
     onChange(resource, type, obj) {
       if (type === 'DELETED') tracker.remove(obj);
@@ -156,16 +165,22 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
         metrics.serviceChanges.inc();
         metrics.serviceChangesPending.inc();
       }
+      // As kube-proxy's Sync(): changes are queued (for health too) once every first list is in.
+      if (!listed) return;
       metrics.lastQueuedTimestamp.setToCurrentTime();
       health.queuedUpdate();
-      // A half-known cluster is never programmed: syncs wait for every first list.
-      if (informers?.hasSynced()) scheduler.request();
+      scheduler.request();
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
     onRelist: (r) => metrics.informerRelists.inc({ resource: r }),
-    onRestart: (r) => metrics.informerRestarts.inc({ resource: r }),
+    onError: (resource, reason, error) => {
+      metrics.apiErrors.inc({ resource, reason });
+      if (!listed) waiting.failed(resource, error);
+    },
   });
   void informers.synced.then(() => {
+    listed = true;
+    waiting.done();
     log.info('caches synced; programming');
     scheduler.request();
   });
@@ -205,10 +220,35 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     firstSync,
     async stop() {
       clearInterval(resync);
+      waiting.done();
       await informers.stop();
       await scheduler.stop();
       await serviceHealth.close();
       for (const close of closers) await close();
+    },
+  };
+}
+
+/**
+ * Says once, clearly, that nothing is programmed until the API server has
+ * answered every first list, and why it has not (the error); then again at a
+ * low rate while that lasts.
+ */
+function waitForFirstLists(log: Logger, pending: () => string[]): { failed(resource: string, error: Error): void; done(): void } {
+  let last: { resource: string; error: string } | undefined;
+  let reminder: NodeJS.Timeout | undefined;
+  const say = (msg: string) => log.warn({ waitingFor: pending(), lastError: last }, msg);
+  return {
+    failed(resource, error) {
+      const first = last === undefined;
+      last = { resource, error: error.message };
+      if (!first) return;
+      say('waiting for the API server: nothing is programmed until every first list is complete; the rules already in the kernel stay as they are');
+      reminder = setInterval(() => say('still waiting for the API server; the kernel keeps its rules'), WAITING_REMINDER_MS);
+    },
+    done() {
+      clearInterval(reminder);
+      reminder = undefined;
     },
   };
 }

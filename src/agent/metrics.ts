@@ -61,7 +61,10 @@ export function createMetrics() {
       labelNames: ['kind', 'reason'] as const, registers,
     }),
     informerRelists: new Counter({ name: 'svcrouter_informer_relists_total', help: 'Full LIST calls by an informer after its watch could not resume', labelNames: ['resource'] as const, registers }),
-    informerRestarts: new Counter({ name: 'svcrouter_informer_restarts_total', help: 'Watch streams an informer had to reopen', labelNames: ['resource'] as const, registers }),
+    apiErrors: new Counter({
+      name: 'svcrouter_api_errors_total', help: 'Failed API lists and watches, retried with backoff, by resource and reason (http_429, http_5xx, http_4xx, gone, malformed, timeout, connection)',
+      labelNames: ['resource', 'reason'] as const, registers,
+    }),
   };
   // process_* and nodejs_* families, on this registry only (no prefix).
   collectDefaultMetrics({ register: registry });

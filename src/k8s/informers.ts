@@ -3,7 +3,7 @@
 // this node's Node, and ServiceCIDRs. Objects are handed to the caller as they
 // arrive; nothing here keeps them.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Reflector, type Obj, type ReflectorOptions } from './reflector.js';
+import { Reflector, type FailureReason, type Obj, type ReflectorOptions } from './reflector.js';
 
 export const PROXY_LABEL_SELECTOR = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
 
@@ -11,6 +11,8 @@ export interface Informers {
   /** Resolves when every watch has completed its first list. */
   readonly synced: Promise<void>;
   hasSynced(): boolean;
+  /** The resources whose first list is not complete yet. */
+  pending(): Resource[];
   stop(): Promise<void>;
 }
 
@@ -19,7 +21,7 @@ export interface InformerHooks {
   onChange(kind: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Obj): void;
   log: ReflectorOptions['log'];
   onRelist?(resource: Resource): void;
-  onRestart?(resource: Resource): void;
+  onError?(resource: Resource, reason: FailureReason, error: Error): void;
 }
 
 export type Resource = 'services' | 'endpointslices' | 'nodes' | 'servicecidrs';
@@ -46,7 +48,7 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
       onEvent: (type, obj) => hooks.onChange(resource, type, obj),
       log: hooks.log,
       onRelist: () => hooks.onRelist?.(resource),
-      onRestart: () => hooks.onRestart?.(resource),
+      onError: (reason, error) => hooks.onError?.(resource, reason, error),
     });
     reflectors.set(resource, reflector);
     reflector.start();
@@ -55,6 +57,7 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
   return {
     synced: Promise.all(all.map((r) => r.synced)).then(() => undefined),
     hasSynced: () => all.every((r) => r.hasSynced()),
+    pending: () => [...reflectors].filter(([, r]) => !r.hasSynced()).map(([resource]) => resource),
     stop: async () => {
       await Promise.all(all.map((r) => r.stop()));
     },

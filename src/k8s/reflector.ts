@@ -1,10 +1,12 @@
 // List+watch for one resource, closing the gaps of client-node's informer:
-// any failure is retried with jittered backoff (never a silent stop), watches
-// ask for bookmarks and a server timeout, a silent connection is abandoned
-// after an idle timeout, a 410 relists, and a relist replaces the cache with
-// only the real differences (no burst of deletes). `synced` resolves once the
-// first complete list has been delivered. Objects are handed on, not kept: the
-// cache holds each key's resourceVersion, all a relist needs to diff against.
+// any failure is retried with jittered backoff (never a silent stop; a
+// Retry-After is honoured), counted by kind, and logged once per episode;
+// watches ask for bookmarks and a server timeout, a silent connection is
+// abandoned after an idle timeout, a 410 or a malformed event relists, and a
+// relist replaces the cache with only the real differences (no burst of
+// deletes). `synced` resolves once the first complete list has been
+// delivered. Objects are handed on, not kept: the cache holds each key's
+// resourceVersion, all a relist needs to diff against.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -27,21 +29,31 @@ export interface ReflectorOptions {
   /** Abandon a watch that sends nothing (not even a bookmark) for this long. */
   readonly idleTimeoutMs?: number;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
-  readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  readonly log?: (level: 'debug' | 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   readonly onRelist?: () => void;
-  readonly onRestart?: () => void;
+  /** A list or watch failed and will be retried (or relisted): why, as a fixed category. */
+  readonly onError?: (reason: FailureReason, error: Error) => void;
+  /** How often a failure episode that goes on is logged again (default 5 minutes). */
+  readonly remindEveryMs?: number;
   /** The API may not serve this resource (404): then it counts as synced and empty, and is looked for again later. */
   readonly optional?: boolean;
 }
 
 class HttpError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(readonly code: number, message: string, readonly retryAfterMs = 0) {
     super(message);
   }
 }
 
+/** A watch event or list that cannot be read: our position in the stream is unknown, so relist. */
+class MalformedError extends Error {}
+
+export type FailureReason = 'http_429' | 'http_5xx' | 'http_4xx' | 'gone' | 'malformed' | 'timeout' | 'connection';
+
 const GONE = 410;
 const NOT_FOUND = 404;
+/** A Retry-After longer than this is not waited out in full: the API may well be back sooner. */
+const MAX_RETRY_AFTER_MS = 120_000;
 
 export class Reflector {
   /** Key ("ns/name") -> resourceVersion of every object delivered and not deleted. */
@@ -55,6 +67,10 @@ export class Reflector {
   readonly synced = new Promise<void>((r) => (this.resolveSynced = r));
   private hasSyncedOnce = false;
   private loop: Promise<void> | undefined;
+  /** The failures since the last success: logged once when they start, then at a low rate. */
+  private episode: { since: number; failures: number; lastError: string; remindAt: number } | undefined;
+  /** The next retry's backoff; back to the initial one as soon as the server answers well again. */
+  private delay = 0;
 
   constructor(private readonly opts: ReflectorOptions) {}
 
@@ -80,41 +96,66 @@ export class Reflector {
 
   private async run(): Promise<void> {
     const { initial, max } = this.opts.backoffMs ?? { initial: 500, max: 30_000 };
-    let delay = initial;
+    this.delay = initial;
     let needList = true;
     while (!this.stopped) {
       try {
         if (needList) {
           await this.list();
           needList = false;
+          this.recovered();
         }
-        const progressed = await this.watch();
-        if (progressed) delay = initial;
         // A clean end: resume from the last resourceVersion, at once unless the watch was empty
         // (a server or proxy that closes watches at once must not make this spin).
-        else await this.sleep(initial);
+        if (!(await this.watch())) await this.sleep(initial);
         continue;
       } catch (e) {
         if (this.stopped) break;
-        const err = e as Error & { code?: number };
+        const err = e as Error;
         if (this.opts.optional && err instanceof HttpError && err.code === NOT_FOUND) {
           this.markSynced();
           this.opts.log?.('info', 'resource not served by this API server; treated as empty', { path: this.opts.path });
           await this.sleep(max);
           continue;
         }
-        if (err instanceof HttpError && err.code === GONE) {
+        const reason = failureReason(err);
+        this.opts.onError?.(reason, err);
+        if (reason === 'gone') {
           needList = true; // our resourceVersion is too old: relist, no backoff needed
           this.opts.log?.('info', 'resourceVersion expired, relisting', { path: this.opts.path });
           continue;
         }
-        this.opts.onRestart?.();
-        this.opts.log?.('warn', 'list/watch failed, retrying', { path: this.opts.path, error: err.message, retryInMs: delay });
-        await this.sleep(delay * (0.5 + Math.random() / 2));
-        delay = Math.min(max, delay * 2);
+        if (reason === 'malformed') needList = true; // where we are in the stream is unknown: the list is the truth
+        const wait = Math.max(this.delay * (0.5 + Math.random() / 2), err instanceof HttpError ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0);
+        this.failed(reason, err, wait);
+        await this.sleep(wait);
+        this.delay = Math.min(max, this.delay * 2);
         if (this.rv === '') needList = true;
       }
     }
+  }
+
+  /** Logs the first failure of an episode, then a reminder at a low rate; the rest at debug level. */
+  private failed(reason: FailureReason, err: Error, retryInMs: number): void {
+    const now = Date.now();
+    const fields = { path: this.opts.path, reason, error: err.message, retryInMs: Math.round(retryInMs) };
+    if (!this.episode) {
+      this.episode = { since: now, failures: 1, lastError: err.message, remindAt: now + (this.opts.remindEveryMs ?? 300_000) };
+      this.opts.log?.('warn', 'list/watch failed; retrying with backoff (logged again only while it lasts, at a low rate)', fields);
+      return;
+    }
+    this.episode.failures++;
+    this.episode.lastError = err.message;
+    if (now < this.episode.remindAt) return this.opts.log?.('debug', 'list/watch failed again', fields);
+    this.episode.remindAt = now + (this.opts.remindEveryMs ?? 300_000);
+    this.opts.log?.('warn', 'list/watch still failing', { ...fields, failures: this.episode.failures, sinceMs: now - this.episode.since });
+  }
+
+  private recovered(): void {
+    this.delay = (this.opts.backoffMs ?? { initial: 500 }).initial;
+    if (!this.episode) return;
+    this.opts.log?.('info', 'list/watch recovered', { path: this.opts.path, failures: this.episode.failures, afterMs: Date.now() - this.episode.since, lastError: this.episode.lastError });
+    this.episode = undefined;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -139,9 +180,10 @@ export class Reflector {
     let rv = '';
     do {
       const q = this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
-      const body = JSON.parse(await this.get(q)) as { metadata?: { resourceVersion?: string; continue?: string }; items?: Obj[] };
-      for (const item of body.items ?? []) {
-        const o = this.typed(item);
+      const body = parseJson(await this.get(q), `list ${this.opts.path}`) as { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown };
+      if (!Array.isArray(body.items ?? [])) throw new MalformedError(`list ${this.opts.path}: items is not a list`);
+      for (const item of (body.items ?? []) as unknown[]) {
+        const o = this.typed(checkObject(item, `list ${this.opts.path}`));
         const k = keyOf(o);
         seen.add(k);
         const old = this.cache.get(k);
@@ -179,14 +221,14 @@ export class Reflector {
     const timeout = 300 + Math.floor(Math.random() * 300); // as client-go: spread reconnects
     const q = this.query({ watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: String(timeout), resourceVersion: this.rv });
     const res = await this.request(q);
-    if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `watch ${this.opts.path}: HTTP ${res.statusCode} ${await readAll(res)}`);
+    if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `watch ${this.opts.path}: HTTP ${res.statusCode} ${(await readAll(res)).slice(0, 300)}`, retryAfterMs(res));
     let progressed = false;
     let buffer = '';
     const idleMs = this.opts.idleTimeoutMs ?? 90_000;
     await new Promise<void>((resolve, reject) => {
       let idle = setTimeout(onIdle, idleMs);
       function onIdle() {
-        res.destroy(new Error(`watch idle for ${idleMs} ms`));
+        res.destroy(new StallError(`watch idle for ${idleMs} ms`));
       }
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -199,7 +241,8 @@ export class Reflector {
           buffer = buffer.slice(nl + 1);
           if (line === '') continue;
           try {
-            this.handle(JSON.parse(line) as { type: string; object: Obj });
+            this.handle(parseJson(line, `watch ${this.opts.path}`) as { type: unknown; object: unknown });
+            if (!progressed) this.recovered();
             progressed = true;
           } catch (e) {
             res.destroy(e as Error);
@@ -209,7 +252,8 @@ export class Reflector {
       });
       res.on('end', () => {
         clearTimeout(idle);
-        resolve();
+        if (buffer.trim() === '') resolve();
+        else reject(new MalformedError(`watch ${this.opts.path}: the stream ended inside an event`));
       });
       res.on('error', (e) => {
         clearTimeout(idle);
@@ -223,25 +267,26 @@ export class Reflector {
     return progressed;
   }
 
-  private handle(ev: { type: string; object: Obj }): void {
+  private handle(ev: { type: unknown; object: unknown }): void {
+    const what = `watch ${this.opts.path}`;
     switch (ev.type) {
       case 'ADDED':
       case 'MODIFIED':
       case 'DELETED': {
-        const o = this.typed(ev.object);
+        const o = this.typed(checkObject(ev.object, what));
         this.apply(ev.type, o);
         this.rv = rvOf(o) || this.rv;
         return;
       }
       case 'BOOKMARK':
-        this.rv = rvOf(ev.object) || this.rv;
+        this.rv = rvOf(ev.object as Obj) || this.rv;
         return;
       case 'ERROR': {
-        const status = ev.object as { code?: number; message?: string };
-        throw new HttpError(status.code ?? 0, `watch ${this.opts.path}: ${status.message ?? 'error event'}`);
+        const status = (ev.object ?? {}) as { code?: number; message?: string };
+        throw new HttpError(status.code ?? 0, `${what}: ${status.message ?? 'error event'}`);
       }
       default:
-        throw new Error(`watch ${this.opts.path}: unknown event type ${JSON.stringify(ev.type)}`);
+        throw new MalformedError(`${what}: unknown event type ${JSON.stringify(ev.type)}`);
     }
   }
 
@@ -256,9 +301,9 @@ export class Reflector {
   private async get(q: URLSearchParams): Promise<string> {
     const res = await this.request(q);
     // A list that stops sending must not hold up the first sync forever.
-    res.setTimeout(this.opts.idleTimeoutMs ?? 90_000, () => res.destroy(new Error(`list ${this.opts.path}: no data for a while`)));
+    res.setTimeout(this.opts.idleTimeoutMs ?? 90_000, () => res.destroy(new StallError(`list ${this.opts.path}: no data for a while`)));
     const body = await readAll(res);
-    if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `list ${this.opts.path}: HTTP ${res.statusCode} ${body.slice(0, 300)}`);
+    if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `list ${this.opts.path}: HTTP ${res.statusCode} ${body.slice(0, 300)}`, retryAfterMs(res));
     return body;
   }
 
@@ -274,11 +319,52 @@ export class Reflector {
       const req = lib.request(url, opts, resolve);
       this.current = req;
       req.on('error', reject);
-      req.setTimeout(30_000, () => req.destroy(new Error('no response headers within 30 s')));
+      req.setTimeout(30_000, () => req.destroy(new StallError('no response headers within 30 s')));
       req.on('response', () => req.setTimeout(0));
       req.end();
     });
   }
+}
+
+/** The server stopped sending. */
+class StallError extends Error {}
+
+function failureReason(err: Error): FailureReason {
+  if (err instanceof MalformedError) return 'malformed';
+  if (err instanceof StallError) return 'timeout';
+  if (!(err instanceof HttpError)) return 'connection';
+  if (err.code === GONE) return 'gone';
+  if (err.code === 429) return 'http_429';
+  return err.code >= 400 && err.code < 500 ? 'http_4xx' : 'http_5xx';
+}
+
+function parseJson(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new MalformedError(`${what}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedError(`${what}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** An object the reflector can key: anything else means the server's answer cannot be trusted. */
+function checkObject(v: unknown, what: string): Obj {
+  const m = (v as Obj | null)?.metadata;
+  if (typeof v !== 'object' || v === null || typeof m !== 'object' || m === null || typeof m.name !== 'string' || m.name === '') {
+    throw new MalformedError(`${what}: an object without metadata.name`);
+  }
+  return v as Obj;
+}
+
+/** Retry-After in seconds or as an HTTP date; 0 when absent. */
+function retryAfterMs(res: http.IncomingMessage): number {
+  const v = res.headers['retry-after'];
+  if (!v) return 0;
+  const seconds = Number(v);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(v) - Date.now();
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
 }
 
 function keyOf(o: Obj): string {

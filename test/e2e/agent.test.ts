@@ -12,6 +12,8 @@ import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserve
 import { readTables, withBareNamespaces } from '../support/kernel-table.js';
 import { renderTables } from '../../src/backends/nftables/render.js';
 import { httpGetIn, startAgentProcess, writeKubeconfig, type AgentProcess } from '../support/agent-process.js';
+import { until } from '../support/until.js';
+import { startTrafficLoop } from '../support/traffic-loop.js';
 
 const e2e = requireKernel();
 const TOKEN = 'agent-token';
@@ -23,14 +25,6 @@ function web(eps: Ep[], spec: Raw = {}, name = 'web', vip = VIP): Raw[] {
     service(name, { ipFamilyPolicy: 'RequireDualStack', clusterIPs: [vip.v4, vip.v6], ports: [{ name: 'http', protocol: 'TCP', port: 80 }], ...spec }),
     ...FAMS.map((f) => slice(name, sliceFamily(f), [{ name: 'http', protocol: 'TCP', port: POD_PORT }], eps.map(({ pod, ...rest }) => ({ ...rest, ip: ip(pod, f), node: PODS[pod].node })))),
   ];
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 e2e('svcrouter run', () => {
@@ -153,23 +147,15 @@ e2e('svcrouter run', () => {
     for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
     let a = run();
     await a.waitForLog((l) => l.msg === 'synced');
-    const outcomes = new Map<string, number>();
-    let looping = true;
-    const loop = (async () => {
-      while (looping) {
-        const o = await connect(bed, 'cp', 'tcp', VIP.v4, 80, 8);
-        for (const x of o.outcomes) outcomes.set(x, (outcomes.get(x) ?? 0) + 1);
-      }
-    })();
+    const traffic = startTrafficLoop(bed, 'cp', 'tcp', VIP.v4, 80);
     await new Promise((r) => setTimeout(r, 500));
     await a.kill();
     a = run();
     await a.waitForLog((l) => l.msg === 'synced');
     await new Promise((r) => setTimeout(r, 500));
-    looping = false;
-    await loop;
-    expect([...outcomes.keys()]).toEqual(['ok']);
-    expect(outcomes.get('ok')!).toBeGreaterThan(4);
+    const tally = await traffic.stop();
+    expect([...tally.outcomes.keys()]).toEqual(['ok']);
+    expect(tally.ok).toBeGreaterThan(4);
   });
 
   it('a failing commit is counted, leaves the last rules in place, and a full resync follows', async () => {

@@ -9,7 +9,8 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Kind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
-export type Verb = 'list' | 'watch';
+/** 'page': a list request that continues a paginated list. */
+export type Verb = 'list' | 'watch' | 'page';
 
 export interface LoggedRequest { method: string; path: string; query: Record<string, string>; headers: Record<string, string | undefined> }
 
@@ -37,8 +38,12 @@ export interface FakeApiServer {
   stallWatches(): void;
   /** Forget all history: watches from an RV below the current one get an in-stream 410; continue tokens expire. */
   compactHistory(): void;
-  /** The next `times` (default 1) list or watch requests for `kind` fail with HTTP `status` and a Status body. */
-  failNext(kind: Kind, verb: Verb, status: number, times?: number): void;
+  /** The next `times` (default 1) list, page or watch requests for `kind` fail with HTTP `status` and a Status body (and a Retry-After header, in seconds, if given). */
+  failNext(kind: Kind, verb: Verb, status: number, times?: number, retryAfterSeconds?: number): void;
+  /** The next list (or page) of `kind` sends its headers and half its body, then nothing more. */
+  stallNextList(kind: Kind): void;
+  /** Writes a raw line (a malformed or truncated event) to every open watch of `kind`; with `end`, ends those streams after it. */
+  sendRawWatchLine(kind: Kind, line: string, end?: boolean): void;
   bookmarkNow(): void;
   /** Every request received, in order (also the rejected ones). */
   requests: LoggedRequest[];
@@ -141,7 +146,8 @@ class Fake implements FakeApiServer {
   ) as Record<Kind, KindState>;
   private readonly watches = new Set<Watch>();
   private readonly sockets = new Set<Socket>();
-  private readonly failures = new Map<string, { status: number; times: number }>();
+  private readonly failures = new Map<string, { status: number; times: number; retryAfterSeconds?: number }>();
+  private readonly stalledLists = new Set<Kind>();
   private readonly continues = new Map<string, { kind: Kind; items: KObj[]; rv: number }>();
   private readonly server: ReturnType<typeof createServer>;
   private bookmarkTimer?: NodeJS.Timeout;
@@ -207,8 +213,23 @@ class Fake implements FakeApiServer {
     this.continues.clear();
   }
 
-  failNext(kind: Kind, verb: Verb, status: number, times = 1): void {
-    this.failures.set(`${kind}:${verb}`, { status, times });
+  failNext(kind: Kind, verb: Verb, status: number, times = 1, retryAfterSeconds?: number): void {
+    this.failures.set(`${kind}:${verb}`, { status, times, retryAfterSeconds });
+  }
+
+  stallNextList(kind: Kind): void {
+    this.stalledLists.add(kind);
+  }
+
+  sendRawWatchLine(kind: Kind, line: string, end = false): void {
+    for (const w of [...this.watches]) {
+      if (w.kind !== kind || w.res.writableEnded) continue;
+      w.res.write(line);
+      if (end) {
+        this.forget(w);
+        w.res.end();
+      }
+    }
   }
 
   bookmarkNow(): void {
@@ -286,9 +307,12 @@ class Fake implements FakeApiServer {
       return sendJSON(res, 200, o);
     }
     if (!kind) throw new HttpError(404, `the server could not find the requested resource (${path})`);
-    const verb: Verb = query.watch === 'true' || query.watch === '1' ? 'watch' : 'list';
+    const verb: Verb = query.watch === 'true' || query.watch === '1' ? 'watch' : query.continue ? 'page' : 'list';
     const failure = this.failures.get(`${kind}:${verb}`);
-    if (failure && failure.times-- > 0) throw new HttpError(failure.status, `injected failure for ${verb} ${kind}`);
+    if (failure && failure.times-- > 0) {
+      if (failure.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(failure.retryAfterSeconds));
+      throw new HttpError(failure.status, `injected failure for ${verb} ${kind}`);
+    }
     if (verb === 'watch') this.watch(kind, query, res);
     else this.listPage(kind, query, res);
   }
@@ -305,7 +329,13 @@ class Fake implements FakeApiServer {
       Object.assign(metadata, { continue: token, remainingItemCount: snap.items.length - limit });
     }
     const items = snap.items.slice(0, limit).map(stripTypeMeta);
-    sendJSON(res, 200, { kind: `${kind}List`, apiVersion: KINDS[kind].apiVersion, metadata, items });
+    const body = { kind: `${kind}List`, apiVersion: KINDS[kind].apiVersion, metadata, items };
+    if (this.stalledLists.delete(kind)) {
+      const text = JSON.stringify(body);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return void res.write(text.slice(0, text.length >> 1));
+    }
+    sendJSON(res, 200, body);
   }
 
   /** Current objects of `kind` passing `filter`, in namespace/name order (like etcd keys). */

@@ -30,7 +30,7 @@ const NAMES: [string, string][] = [
   ['svcrouter_transaction_operations', 'histogram'],
   ['svcrouter_objects_invalid_total', 'counter'],
   ['svcrouter_informer_relists_total', 'counter'],
-  ['svcrouter_informer_restarts_total', 'counter'],
+  ['svcrouter_api_errors_total', 'counter'],
   ['process_cpu_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
 ];

@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Reflector, type Obj } from '../../src/k8s/reflector.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
 import { service } from '../support/manifests.js';
+import { until as waitUntil } from '../support/until.js';
 
 let api: FakeApiServer | undefined;
 let reflector: Reflector | undefined;
@@ -31,23 +32,21 @@ const svc = (name: string, port = 80, labels: Record<string, string> = {}) =>
 
 interface Seen { type: string; name: string; port: number }
 
-async function start(opts: { idleTimeoutMs?: number; labelSelector?: string; pageSize?: number } = {}) {
+async function start(opts: { idleTimeoutMs?: number; labelSelector?: string; pageSize?: number; remindEveryMs?: number } = {}) {
   api = await startFakeApiServer({ host: '127.0.0.1', token: 'secret', bookmarkIntervalMs: 200 });
   const events: Seen[] = [];
+  const errors: string[] = [];
+  const logs: { level: string; msg: string }[] = [];
   reflector = new Reflector({
     kc: kubeconfig(api.url), path: '/api/v1/services', onEvent: (type, o: Obj) => events.push({ type, name: o.metadata.name, port: o.spec?.ports?.[0]?.port }),
-    backoffMs: { initial: 20, max: 200 }, ...opts,
+    backoffMs: { initial: 20, max: 200 }, onError: (reason) => errors.push(reason), log: (level, msg) => logs.push({ level, msg }), ...opts,
   });
-  return { api, events, r: reflector };
+  return { api, events, errors, logs, r: reflector };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const lists = (a: FakeApiServer) => a.requests.filter((q) => q.query.watch === undefined);
+
+const until = (cond: () => boolean, ms = 5000) => waitUntil('the condition', cond, ms, 20);
 
 const names = (r: Reflector) => [...r.keys()].map((k) => k.split('/').pop()).sort();
 
@@ -158,6 +157,89 @@ describe('Reflector', () => {
     expect(relists).toBe(0); // without the bookmark, the old resourceVersion would get 410 and a relist
     expect(server.requests.filter((q) => q.query.watch === undefined)).toHaveLength(1);
     expect(server.requests.filter((q) => q.query.watch === 'true').map((q) => q.query.resourceVersion)).toEqual(['1', '6']);
+  });
+
+  it('honours Retry-After on 429, and counts each failure by reason', async () => {
+    const { api, errors, r } = await start();
+    api.upsert(svc('a'));
+    api.failNext('Service', 'list', 429, 1, 1);
+    const started = Date.now();
+    r.start();
+    await r.synced;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950); // the backoff alone would retry after 10-20 ms
+    api.failNext('Service', 'watch', 503, 2);
+    api.dropWatches();
+    api.upsert(svc('b'));
+    await until(() => names(r).includes('b'));
+    expect(errors[0]).toBe('http_429');
+    expect(errors.filter((e) => e === 'http_5xx')).toHaveLength(2);
+  });
+
+  it('a malformed watch event relists: the list is the truth, and nothing is lost', async () => {
+    const { api, errors, events, r } = await start();
+    api.upsert(svc('a'));
+    api.upsert(svc('b'));
+    r.start();
+    await r.synced;
+    await until(() => api.requests.some((q) => q.query.watch === 'true'));
+    await new Promise((res) => setTimeout(res, 50));
+    api.sendRawWatchLine('Service', '{"type":"MODIFIED","object":{"metadata":{"name":"a",,}}}\n');
+    api.remove('Service', 'default', 'b');
+    api.upsert(svc('c'));
+    await until(() => names(r).join() === 'a,c');
+    expect(errors).toContain('malformed');
+    expect(lists(api)).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'DELETED').map((e) => e.name)).toEqual(['b']);
+  });
+
+  it('an event without a name, an unknown event type, and a stream that ends inside an event are malformed too', async () => {
+    const { api, errors, r } = await start();
+    api.upsert(svc('a'));
+    r.start();
+    await r.synced;
+    for (const [line, end] of [['{"type":"ADDED","object":{"metadata":{}}}\n', false], ['{"type":"SOMETHING","object":{}}\n', false], ['{"type":"ADDED","obj', true]] as const) {
+      const before = lists(api).length;
+      await until(() => api.requests.filter((q) => q.query.watch === 'true').length > 0);
+      await new Promise((res) => setTimeout(res, 50));
+      api.sendRawWatchLine('Service', line, end);
+      await until(() => lists(api).length > before);
+    }
+    expect(errors.filter((e) => e === 'malformed')).toHaveLength(3);
+    expect(names(r)).toEqual(['a']);
+  });
+
+  it('a list that fails between its pages is never half-applied: no deletion, no sync, until a whole list arrives', async () => {
+    const { api, events, r } = await start({ pageSize: 2 });
+    for (const n of ['a', 'b', 'c', 'd', 'e']) api.upsert(svc(n));
+    api.failNext('Service', 'page', 500, 3);
+    r.start();
+    await until(() => api.requests.filter((q) => q.query.continue).length >= 2);
+    expect(r.hasSynced()).toBe(false);
+    await r.synced;
+    expect(names(r)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(events.filter((e) => e.type === 'DELETED')).toEqual([]);
+  });
+
+  it('a list that stalls mid-body is abandoned after the idle timeout and retried', async () => {
+    const { api, errors, r } = await start({ idleTimeoutMs: 300 });
+    api.upsert(svc('a'));
+    api.stallNextList('Service');
+    r.start();
+    await r.synced;
+    expect(errors).toEqual(['timeout']);
+    expect(names(r)).toEqual(['a']);
+  });
+
+  it('logs a failure episode once, then only at a low rate, and says when it is over', async () => {
+    const { api, logs, r } = await start({ remindEveryMs: 60_000 });
+    api.upsert(svc('a'));
+    api.failNext('Service', 'list', 500, 6);
+    r.start();
+    await r.synced;
+    await until(() => logs.some((l) => l.level === 'info'));
+    expect(logs.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['list/watch failed; retrying with backoff (logged again only while it lasts, at a low rate)']);
+    expect(logs.filter((l) => l.level === 'debug')).toHaveLength(5);
+    expect(logs.filter((l) => l.level === 'info').map((l) => l.msg)).toEqual(['list/watch recovered']);
   });
 
   it('treats an optional resource the API does not serve (404) as synced and empty', async () => {
