@@ -11,8 +11,8 @@ import type { ProxyState } from '../state/types.js';
 import { PolicyTable, type PolicyChange, type PortPolicy } from '../policy/port-policy.js';
 import { staleUdpFlows } from '../policy/stale-flows.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
-import { renderReassert, renderTables } from '../backends/nftables/render.js';
-import { applyScript } from '../kernel/nft.js';
+import { applyScript, type Applied } from '../kernel/nft.js';
+import type { RenderMode } from '../backends/nftables/render.js';
 import { deleteFlows } from '../kernel/conntrack.js';
 import { formatIssue, type Issue } from '../state/issues.js';
 import { SyncScheduler } from './scheduler.js';
@@ -93,7 +93,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     const started = performance.now();
     const full = mode !== 'plan';
     const resourceVersion = lastResourceVersion;
-    let script: string;
+    let applied: Applied;
     const ms: Record<'computeMs' | 'renderMs' | 'commitMs', number> = { computeMs: 0, renderMs: 0, commitMs: 0 };
     try {
       const changes = tracker.takeChanges();
@@ -107,18 +107,20 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       const decided = policies.update(state, changes.ports);
       for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
       if (mode === 'replace') tables.reset();
-      const applied = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
+      const applying = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
       // A reassert of rules only writes no element: this sync's own changes go with it, as a plan.
       const scope = mode === 'reassert' ? reassertScope(state) : 'everything';
-      const plan = tables.update(state, cfg, applied, changes.base, mode === 'plan' || scope === 'rules');
+      const plan = tables.update(state, cfg, applying, changes.base, mode === 'plan' || scope === 'rules');
       const computed = performance.now();
-      script = mode === 'replace' ? renderTables(tables.tables())
-        : mode === 'plan' ? plan
-        : scope === 'rules' ? plan + renderReassert(tables.tables(), 'rules')
-        : renderReassert(tables.tables());
-      const rendered = performance.now();
-      await applyScript(script);
-      Object.assign(ms, { computeMs: computed - started, renderMs: rendered - computed, commitMs: performance.now() - rendered });
+      // Full scripts are written as they are generated (never held whole): their rendering is timed as it happens.
+      const rendering = { ms: 0 };
+      const whole = (m: RenderMode) => timed(tables.script(() => policies.all(), m), rendering);
+      const script = mode === 'plan' ? plan
+        : mode === 'replace' ? whole('replace')
+        : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')]
+        : whole('reassert');
+      applied = await applyScript(script);
+      Object.assign(ms, { computeMs: computed - started, renderMs: rendering.ms, commitMs: performance.now() - computed - rendering.ms });
     } catch (e) {
       replaceDue = true; // the kernel may differ from what we believe: take it over whole
       metrics.syncFailures.inc();
@@ -133,13 +135,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     uncommitted = new Map();
     committed = true;
     replaceDue = false;
-    recordSuccess(seconds, full, script);
+    recordSuccess(seconds, full, applied);
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
     await serviceHealth.sync(healthTargets(policies.withHealthCheck()));
     const round = (x: number) => Number(x.toFixed(2));
     log.info({
       mode, seconds: Number(seconds.toFixed(4)), computeMs: round(ms.computeMs), renderMs: round(ms.renderMs), commitMs: round(ms.commitMs),
-      bytes: script.length, operations: countOps(script), servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
+      bytes: applied.bytes, operations: applied.operations, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
     return true;
@@ -189,7 +191,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     scheduler.request();
   }, cfg.syncPeriodMs);
 
-  function recordSuccess(seconds: number, full: boolean, script: string): void {
+  function recordSuccess(seconds: number, full: boolean, applied: Applied): void {
     metrics.endpointChangesPending.set(0);
     metrics.serviceChangesPending.set(0);
     const noLocal = policies.noLocalEndpoints();
@@ -198,8 +200,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     (full ? metrics.syncFullDuration : metrics.syncPartialDuration).observe(seconds);
     metrics.syncDuration.observe(seconds);
     metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'success' });
-    metrics.transactionBytes.observe(script.length);
-    metrics.transactionOperations.observe(countOps(script));
+    metrics.transactionBytes.observe(applied.bytes);
+    metrics.transactionOperations.observe(applied.operations);
     metrics.lastSyncTimestamp.setToCurrentTime();
     const now = Date.now();
     for (const t of triggerTimes.splice(0)) metrics.networkProgrammingDuration.observe(Math.max(0, now - t) / 1000);
@@ -266,10 +268,20 @@ function reassertScope(state: ProxyState): 'everything' | 'rules' {
   return endpoints > LARGE_CLUSTER_ENDPOINTS ? 'rules' : 'everything';
 }
 
-function countOps(script: string): number {
-  let n = 0;
-  for (let i = script.indexOf('\n'); i >= 0; i = script.indexOf('\n', i + 1)) n++;
-  return n;
+/** The lines of a script text. */
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+/** Passes `gen` through, adding the time spent generating it to `into.ms`. */
+function* timed(gen: Iterator<string>, into: { ms: number }): Generator<string> {
+  for (;;) {
+    const t = performance.now();
+    const r = gen.next();
+    into.ms += performance.now() - t;
+    if (r.done) return;
+    yield r.value;
+  }
 }
 
 function healthTargets(policies: Iterable<PortPolicy>) {

@@ -9,7 +9,7 @@ import { clusterArb } from '../support/arbitrary-cluster.js';
 import { connect, createBed, expectOutcome, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, triesFor, ADDR, type Bed, type PodName } from '../support/bed.js';
 import { service, serviceCIDRs, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
 import { clusterFrom, scriptFor } from '../../src/cli/pipeline.js';
-import { renderReassert, renderTables } from '../../src/backends/nftables/render.js';
+import { renderTables } from '../../src/backends/nftables/render.js';
 import { planTables } from '../../src/backends/nftables/plan.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { SourcedObject } from '../../src/state/build.js';
@@ -31,9 +31,9 @@ e2e('a periodic reassert', () => {
     await withBareNamespaces(2, async ([x, y]) => {
       await fc.assert(fc.asyncProperty(clusterArb, clusterArb, async (a, b) => {
         await netnsExec(x!, ['nft', '-f', '-'], renderTables(tablesOf(a)));
-        await netnsExec(x!, ['nft', '-f', '-'], renderReassert(tablesOf(a)));
+        await netnsExec(x!, ['nft', '-f', '-'], renderTables(tablesOf(a), 'reassert'));
         await netnsExec(x!, ['nft', '-f', '-'], planTables(tablesOf(a), tablesOf(b)));
-        await netnsExec(x!, ['nft', '-f', '-'], renderReassert(tablesOf(b)));
+        await netnsExec(x!, ['nft', '-f', '-'], renderTables(tablesOf(b), 'reassert'));
         await netnsExec(y!, ['nft', '-f', '-'], renderTables(tablesOf(b)));
         expect(await readTables(x!)).toBe(await readTables(y!));
       }), { numRuns: 10 });
@@ -45,7 +45,7 @@ e2e('a periodic reassert', () => {
       await fc.assert(fc.asyncProperty(clusterArb, async (a) => {
         await netnsExec(x!, ['nft', '-f', '-'], renderTables(tablesOf(a)));
         await netnsExec(x!, ['nft', '-f', '-'], 'flush chain ip svcrouter services\nflush chain ip6 svcrouter masquerading\n');
-        const rules = renderReassert(tablesOf(a), 'rules');
+        const rules = renderTables(tablesOf(a), 'reassert-rules');
         expect(rules).not.toMatch(/element/); // its cost does not grow with the cluster
         await netnsExec(x!, ['nft', '-f', '-'], rules);
         await netnsExec(y!, ['nft', '-f', '-'], renderTables(tablesOf(a)));

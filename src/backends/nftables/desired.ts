@@ -7,15 +7,36 @@ import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } 
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
-import { TableStore, type Contribution } from './table-store.js';
 import { isLoopback } from '../../state/addr.js';
 
+/** What one service port (or the fixed part of a table) puts in its family's table. */
+export interface Contribution {
+  readonly elements: readonly (readonly [set: string, key: string, value: string])[];
+  readonly sets: readonly (readonly [name: string, decl: string])[];
+  readonly chains: readonly (readonly [name: string, chain: Chain])[];
+}
+
+/** The whole tables, at once: what `dump` prints and `dump --base` diffs. */
 export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
   return FAMILIES.map((f) => {
-    const store = new TableStore(familyNames(f).nft);
-    store.add(baseContribution(state, cfg, f));
-    for (const p of policies) if (p.sp.family === f) store.add(portContribution(p));
-    return store.snapshot();
+    const sets = new Map<string, string>();
+    const chains = new Map<string, Chain>();
+    const elements = new Map<string, Map<string, string>>();
+    const add = (c: Contribution) => {
+      for (const [name, decl] of c.sets) if (!sets.has(name)) sets.set(name, decl);
+      for (const [name, chain] of c.chains) if (!chains.has(name)) chains.set(name, chain);
+      for (const [set, key, value] of c.elements) {
+        let elems = elements.get(set);
+        if (!elems) elements.set(set, (elems = new Map()));
+        const had = elems.get(key);
+        if (had !== undefined && had !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${had} and ${value}`);
+        elems.set(key, value);
+      }
+    };
+    add(baseContribution(state, cfg, f));
+    for (const p of policies) if (p.sp.family === f) add(portContribution(p));
+    // Every declared set has its (possibly empty) element map, in declaration order.
+    return { family: familyNames(f).nft, sets, chains, elements: new Map([...sets.keys()].map((name) => [name, elements.get(name) ?? new Map()])) };
   });
 }
 

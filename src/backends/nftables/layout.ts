@@ -28,6 +28,13 @@ export function keyExpr(kind: DispatchKind, fam: FamilyNames): string {
 
 const AFFINITY_SET_SIZE = 1048576;
 
+/**
+ * The sets whose elements several service ports may contribute: a ClusterIP
+ * (every port of a Service has it), a hairpin pair (an endpoint of several
+ * ports). Every other element is keyed by one port's own frontend.
+ */
+export const SHARED_SETS: readonly string[] = ['cluster-ips', 'hairpin'];
+
 export function declareSets(f: Family): Map<string, string> {
   const fam = familyNames(f);
   const vipKey = `${fam.addr} . inet_proto . inet_service`;
