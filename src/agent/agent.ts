@@ -12,6 +12,9 @@ import { PolicyTable, type PolicyChange, type PortPolicy } from '../policy/port-
 import { staleUdpFlows } from '../policy/stale-flows.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
 import { applyScript, type Applied } from '../kernel/nft.js';
+import { NftInspector } from '../kernel/nftables/inspector.js';
+import { TABLE } from '../backends/nftables/model.js';
+import { TamperWatch } from './tamper-watch.js';
 import type { RenderMode } from '../backends/nftables/render.js';
 import { deleteFlows } from '../kernel/conntrack.js';
 import { formatIssue, type Issue } from '../state/issues.js';
@@ -51,6 +54,9 @@ const MAX_PENDING_TRIGGERS = 10_000;
 /** While the first lists cannot be had, the agent says so again this often. */
 const WAITING_REMINDER_MS = 60_000;
 
+/** How often the kernel's ruleset generation is read, to notice someone else changing the tables (at most every --sync-period). */
+const TAMPER_CHECK_MS = 1000;
+
 export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent> {
   const metrics = createMetrics();
   const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
@@ -63,6 +69,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
+  const tamper = openTamperWatch(log);
+  let verifyDue = false;
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
   // What the kernel should hold, kept incrementally.
@@ -88,6 +96,15 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // Whatever asked (the periodic resync, a retry, a signal), a view not fully seen is never
     // committed: until then the kernel keeps what a previous run left, untouched.
     if (!listed) return true;
+    if (verifyDue && committed && !replaceDue && tamper) {
+      verifyDue = false;
+      const damage = await tamper.damage(tables.shapes()).catch((e: Error) => `its tables could not be read (${e.message})`);
+      if (damage) {
+        replaceDue = true;
+        metrics.tamperRestores.inc();
+        log.warn({ damage }, 'svcrouter\'s rules were changed by someone else; restoring them');
+      }
+    }
     const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
     reassertDue = false;
     const started = performance.now();
@@ -119,10 +136,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
         : mode === 'replace' ? whole('replace')
         : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')]
         : whole('reassert');
+      const before = await tamper?.beforeCommit().catch(() => undefined);
       applied = await applyScript(script);
+      if (before !== undefined) await tamper?.afterCommit(before, applied.operations > 0).catch(() => tamper.forget());
       Object.assign(ms, { computeMs: computed - started, renderMs: rendering.ms, commitMs: performance.now() - computed - rendering.ms });
     } catch (e) {
       replaceDue = true; // the kernel may differ from what we believe: take it over whole
+      tamper?.forget();
       metrics.syncFailures.inc();
       metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'failure' });
       log.error({ err: (e as Error).message, mode }, 'sync failed; a full resync follows');
@@ -190,6 +210,15 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     reassertDue = true;
     scheduler.request();
   }, cfg.syncPeriodMs);
+  // Someone else committed to nftables since our tables were last known good: see whether they were touched.
+  const tamperCheck = tamper && setInterval(() => {
+    if (!committed || verifyDue) return;
+    tamper.moved().then((moved) => {
+      if (!moved) return;
+      verifyDue = true;
+      scheduler.request();
+    }, (e: Error) => log.debug({ err: e.message }, 'cannot read the nftables generation'));
+  }, Math.min(TAMPER_CHECK_MS, cfg.syncPeriodMs));
 
   function recordSuccess(seconds: number, full: boolean, applied: Applied): void {
     metrics.endpointChangesPending.set(0);
@@ -222,6 +251,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     firstSync,
     async stop() {
       clearInterval(resync);
+      clearInterval(tamperCheck);
       waiting.done();
       await informers.stop();
       await scheduler.stop();
@@ -229,6 +259,16 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       for (const close of closers) await close();
     },
   };
+}
+
+/** The tamper watch over nf_tables netlink; without the netlink addon, the agent runs without it and says so. */
+function openTamperWatch(log: Logger): TamperWatch | undefined {
+  try {
+    return new TamperWatch(NftInspector.open(), TABLE);
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'cannot watch the tables for changes by others: they are restored only by the periodic resync');
+    return undefined;
+  }
 }
 
 /**

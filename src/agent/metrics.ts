@@ -61,6 +61,7 @@ export function createMetrics() {
       labelNames: ['kind', 'reason'] as const, registers,
     }),
     informerRelists: new Counter({ name: 'svcrouter_informer_relists_total', help: 'Full LIST calls by an informer after its watch could not resume', labelNames: ['resource'] as const, registers }),
+    tamperRestores: new Counter({ name: 'svcrouter_tamper_restores_total', help: 'Times svcrouter\'s tables were found changed by someone else and restored', registers }),
     apiErrors: new Counter({
       name: 'svcrouter_api_errors_total', help: 'Failed API lists and watches, retried with backoff, by resource and reason (http_429, http_5xx, http_4xx, gone, malformed, timeout, connection)',
       labelNames: ['resource', 'reason'] as const, registers,

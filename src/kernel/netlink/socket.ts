@@ -1,7 +1,7 @@
 // A netlink socket (netlink-addon.c) that runs one exchange at a time: a
 // batch of requests out, every answer back, paired by sequence number.
-import { createRequire } from 'node:module';
 import { NetlinkError } from './errors.js';
+import { loadAddon } from '../addon.js';
 import { frameDatagrams, ReplyCollector, type Reply, type Request } from './exchange.js';
 
 export const NETLINK_ROUTE = 0;
@@ -18,9 +18,8 @@ type AddonError = Error & { errno?: number };
 
 let addon: Addon | undefined;
 
-function loadAddon(): Addon {
-  // The path is the same from dist/kernel/netlink/ (built) and src/kernel/netlink/ (tests).
-  addon ??= createRequire(import.meta.url)('../../../dist/kernel/netlink.node') as Addon;
+function netlinkAddon(): Addon {
+  addon ??= loadAddon<Addon>('netlink');
   return addon;
 }
 
@@ -39,7 +38,7 @@ export class NetlinkSocket {
   static open(protocol: number, netns?: string): NetlinkSocket {
     let a: Addon;
     try {
-      a = loadAddon();
+      a = netlinkAddon();
     } catch (e) {
       throw new Error(`cannot load the netlink addon (a C compiler is needed: npm run build): ${(e as Error).message}`);
     }
