@@ -8,7 +8,7 @@ import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
 import { TableStore, type Contribution } from './table-store.js';
-import { isLoopback } from '../../state/addr.js';
+import { nodePortAddresses } from '../../policy/node-traffic.js';
 
 export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
   return FAMILIES.map((f) => {
@@ -108,8 +108,9 @@ export function portContribution(p: PortPolicy): Contribution {
   return r.done();
 }
 
-function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {
-  return cfg.nodePortAddresses === 'primary' ? node.ips[f].filter((ip) => !isLoopback(ip)) : [];
+function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): readonly string[] {
+  const np = nodePortAddresses(cfg, node, f);
+  return np?.by === 'primary' ? np.ips : [];
 }
 
 function addPort(b: Recorder, p: PortPolicy): void {
