@@ -3,7 +3,7 @@
 // whether its destination serves NodePorts. Data, so that the rules and the
 // trace of a packet read one decision.
 import type { Config } from '../config/config.js';
-import { isLoopback } from '../state/addr.js';
+import { cidrContains, isLoopback } from '../state/addr.js';
 import type { Cidr, Family, NodeInfo } from '../state/types.js';
 
 /** How pod traffic is told apart: by source CIDRs or by input interface. */
@@ -26,6 +26,12 @@ export function localTrafficDetector(cfg: Config, node: NodeInfo, f: Family): Lo
   }
 }
 
+/** Whether a packet is pod traffic; `inInterface` is '' for the node's own packets, which have none. */
+export function isPodTraffic(d: LocalTrafficDetector, src: string, inInterface: string): boolean {
+  if (d.by === 'cidrs') return d.cidrs.some((c) => cidrContains(c, src));
+  return d.prefix ? inInterface.startsWith(d.name) : inInterface === d.name;
+}
+
 /** Where NodePorts answer: the node's primary addresses, or its local addresses (within CIDRs, or all). */
 export type NodePortAddresses =
   | { readonly by: 'primary'; readonly ips: readonly string[] }
@@ -37,4 +43,10 @@ export function nodePortAddresses(cfg: Config, node: NodeInfo, f: Family): NodeP
   const mine = cfg.nodePortAddresses.filter((c) => c.family === f);
   if (mine.length === 0) return null;
   return { by: 'local', within: mine.some((c) => c.text.endsWith('/0')) ? 'any' : mine };
+}
+
+/** Whether NodePorts answer on `dst`; `isLocal` tells the node's own addresses, as the kernel knows them. */
+export function servesNodePorts(np: NodePortAddresses, dst: string, isLocal: (ip: string) => boolean): boolean {
+  if (np.by === 'primary') return np.ips.includes(dst);
+  return isLocal(dst) && !isLoopback(dst) && (np.within === 'any' || np.within.some((c) => cidrContains(c, dst)));
 }
