@@ -22,6 +22,7 @@ import { SyncScheduler } from './scheduler.js';
 import { ProxyHealth, nodeEligible, startProxyHealthServer } from './proxy-health.js';
 import { ServiceHealthServers } from './service-health.js';
 import { createMetrics, issueCategory, startMetricsServer } from './metrics.js';
+import { ProgrammedView, traceHandler } from './trace-endpoint.js';
 
 export interface AgentOptions {
   readonly cfg: Config;
@@ -61,7 +62,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const metrics = createMetrics();
   const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
   const closers: (() => Promise<void>)[] = [];
-  if (cfg.metricsBindAddress) closers.push((await startMetricsServer(cfg.metricsBindAddress, metrics, cfg.mode)).close);
+  const programmed = new ProgrammedView();
+  if (cfg.metricsBindAddress) closers.push((await startMetricsServer(cfg.metricsBindAddress, metrics, cfg.mode, { '/trace': traceHandler(programmed, cfg) })).close);
   if (cfg.healthzBindAddress) {
     const server = await startProxyHealthServer(cfg.healthzBindAddress, health, (path, code) =>
       (path === '/healthz' ? metrics.healthzTotal : metrics.livezTotal).inc({ code: String(code) }));
@@ -85,6 +87,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const triggerTimes: number[] = [];
   let seenIssues = new Set<string>();
   let issuesSeen = -1;
+  let issues: readonly Issue[] = [];
   let seenNotes = new Set<string>();
   let notesSeen = -1;
   let resolveFirst!: () => void;
@@ -115,7 +118,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     try {
       const changes = tracker.takeChanges();
       const state = tracker.state();
-      if (tracker.issuesVersion !== issuesSeen) countIssues(tracker.issues());
+      if (tracker.issuesVersion !== issuesSeen) countIssues((issues = tracker.issues()));
       issuesSeen = tracker.issuesVersion;
       if (tracker.notesVersion !== notesSeen) {
         seenNotes = onlyNew(tracker.notes(), seenNotes, (line) => log.warn(`object programmed as kube-proxy reads it: ${line}`));
@@ -139,6 +142,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       const before = await tamper?.beforeCommit().catch(() => undefined);
       applied = await applyScript(script);
       if (before !== undefined) await tamper?.afterCommit(before, applied.operations > 0).catch(() => tamper.forget());
+      programmed.commit(uncommitted.values(), state, issues);
       Object.assign(ms, { computeMs: computed - started, renderMs: rendering.ms, commitMs: performance.now() - computed - rendering.ms });
     } catch (e) {
       replaceDue = true; // the kernel may differ from what we believe: take it over whole

@@ -10,6 +10,7 @@ command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v nstat >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl) # asks the agent's /trace from inside the node's namespace
 [[ -f /usr/include/nftables/libnftables.h ]] || need+=(libnftables-dev) # svcrouter's kernel writer builds against it
 # The IPVS suites run in a VM (test/vm/, ../shared/tools/vmrun): what vmrun needs, and ipvsadm to cross-check.
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)

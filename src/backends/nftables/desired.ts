@@ -7,7 +7,7 @@ import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } 
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
-import { isLoopback } from '../../state/addr.js';
+import { nodePortAddresses } from '../../policy/node-traffic.js';
 
 /** What one service port (or the fixed part of a table) puts in its family's table. */
 export interface Contribution {
@@ -129,8 +129,9 @@ export function portContribution(p: PortPolicy): Contribution {
   return r.done();
 }
 
-function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {
-  return cfg.nodePortAddresses === 'primary' ? node.ips[f].filter((ip) => !isLoopback(ip)) : [];
+function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): readonly string[] {
+  const np = nodePortAddresses(cfg, node, f);
+  return np?.by === 'primary' ? np.ips : [];
 }
 
 function addPort(b: Recorder, p: PortPolicy): void {

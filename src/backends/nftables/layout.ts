@@ -1,7 +1,8 @@
 // The fixed part of the table: sets, maps and the chains whose rules depend
 // only on configuration and the node, never on the number of services.
 import type { Config } from '../../config/config.js';
-import type { Cidr, Family, NodeInfo } from '../../state/types.js';
+import type { Family, NodeInfo } from '../../state/types.js';
+import { localTrafficDetector, nodePortAddresses, type LocalTrafficDetector, type NodePortAddresses } from '../../policy/node-traffic.js';
 import type { Chain, NftFamily } from './model.js';
 
 /** The four ways a packet can be load-balanced; each has its own backends map. */
@@ -83,23 +84,14 @@ export function backendsMapDecl(kind: DispatchKind, n: number, fam: FamilyNames)
 }
 
 /** Rule fragments that tell pod traffic apart (kube-proxy's LocalTrafficDetector). */
-function localDetector(cfg: Config, node: NodeInfo, f: Family): { local: string; notLocal: string } | null {
-  const fam = familyNames(f);
-  const cidrSet = (cs: readonly Cidr[]) => {
-    const mine = cs.filter((c) => c.family === f).map((c) => c.text);
-    return mine.length === 0 ? null : mine.length === 1 ? mine[0]! : `{ ${mine.join(', ')} }`;
-  };
-  switch (cfg.detectLocalMode) {
-    case 'ClusterCIDR':
-    case 'NodeCIDR': {
-      const set = cidrSet(cfg.detectLocalMode === 'ClusterCIDR' ? cfg.clusterCIDRs : node.podCIDRs);
-      return set === null ? null : { local: `${fam.ip} saddr ${set}`, notLocal: `${fam.ip} saddr != ${set}` };
-    }
-    case 'BridgeInterface':
-      return cfg.bridgeInterface === '' ? null : { local: `iifname ${q(cfg.bridgeInterface)}`, notLocal: `iifname != ${q(cfg.bridgeInterface)}` };
-    case 'InterfaceNamePrefix':
-      return cfg.interfaceNamePrefix === '' ? null : { local: `iifname ${q(`${cfg.interfaceNamePrefix}*`)}`, notLocal: `iifname != ${q(`${cfg.interfaceNamePrefix}*`)}` };
+function detectorRules(d: LocalTrafficDetector | null, fam: FamilyNames): { local: string; notLocal: string } | null {
+  if (!d) return null;
+  if (d.by === 'cidrs') {
+    const set = d.cidrs.length === 1 ? d.cidrs[0]!.text : `{ ${d.cidrs.map((c) => c.text).join(', ')} }`;
+    return { local: `${fam.ip} saddr ${set}`, notLocal: `${fam.ip} saddr != ${set}` };
   }
+  const name = q(d.prefix ? `${d.name}*` : d.name);
+  return { local: `iifname ${name}`, notLocal: `iifname != ${name}` };
 }
 
 function q(s: string): string {
@@ -107,22 +99,20 @@ function q(s: string): string {
 }
 
 /** How NodePort traffic is recognised, or null when this family serves none. */
-function nodePortMatch(cfg: Config, f: Family): string | null {
-  const fam = familyNames(f);
-  if (cfg.nodePortAddresses === 'primary') return `${fam.ip} daddr @nodeport-ips`;
-  const mine = cfg.nodePortAddresses.filter((c) => c.family === f);
-  if (mine.length === 0) return null;
+function nodePortMatch(np: NodePortAddresses | null, fam: FamilyNames): string | null {
+  if (!np) return null;
+  if (np.by === 'primary') return `${fam.ip} daddr @nodeport-ips`;
   const local = `fib daddr type local ${fam.ip} daddr != ${fam.loopback}`;
-  if (mine.some((c) => c.text.endsWith('/0'))) return local;
-  return `${fam.ip} daddr { ${mine.map((c) => c.text).join(', ')} } ${local}`;
+  if (np.within === 'any') return local;
+  return `${fam.ip} daddr { ${np.within.map((c) => c.text).join(', ')} } ${local}`;
 }
 
 export function staticChains(cfg: Config, node: NodeInfo, f: Family): Map<string, Chain> {
   const fam = familyNames(f);
   const mark = `0x${(2 ** cfg.masqueradeBit).toString(16).padStart(8, '0')}`;
   const vip = keyExpr('vip', fam);
-  const np = nodePortMatch(cfg, f);
-  const det = localDetector(cfg, node, f);
+  const np = nodePortMatch(nodePortAddresses(cfg, node, f), fam);
+  const det = detectorRules(localTrafficDetector(cfg, node, f), fam);
   const base = (type: string, hook: string, prio: number, rules: string[]): Chain =>
     ({ base: `type ${type} hook ${hook} priority ${prio} ; policy accept ;`, rules });
   const newConn = 'ct state new';
