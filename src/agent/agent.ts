@@ -73,6 +73,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
 
   const tamper = openTamperWatch(log);
   let verifyDue = false;
+  // The kernel differs from our own last commit with nobody else involved: said once, never restored in a loop.
+  let stuck = false;
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
   // What the kernel should hold, kept incrementally.
@@ -101,11 +103,17 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     if (!listed) return true;
     if (verifyDue && committed && !replaceDue && tamper) {
       verifyDue = false;
-      const damage = await tamper.damage(tables.shapes()).catch((e: Error) => `its tables could not be read (${e.message})`);
-      if (damage) {
+      const found = await tamper.damage(tables.shapes()).catch((e: Error) => ({ damage: `its tables could not be read (${e.message})`, ours: false }));
+      if (found?.ours) {
+        // Nobody else has committed since our own commit: the difference is ours. Restoring would loop.
+        if (!stuck) log.error({ damage: found.damage }, 'the tables differ from what svcrouter itself committed; not restoring them (please report this)');
+        stuck = true;
+      } else if (found) {
         replaceDue = true;
         metrics.tamperRestores.inc();
-        log.warn({ damage }, 'svcrouter\'s rules were changed by someone else; restoring them');
+        log.warn({ damage: found.damage }, 'svcrouter\'s rules were changed by someone else; restoring them');
+      } else {
+        stuck = false;
       }
     }
     const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
@@ -141,7 +149,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
         : whole('reassert');
       const before = await tamper?.beforeCommit().catch(() => undefined);
       applied = await applyScript(script);
-      if (before !== undefined) await tamper?.afterCommit(before, applied.operations > 0).catch(() => tamper.forget());
+      if (before !== undefined) await tamper?.afterCommit(before, applied.operations > 0, mode === 'replace').catch(() => tamper.forget());
       programmed.commit(uncommitted.values(), state, issues);
       Object.assign(ms, { computeMs: computed - started, renderMs: rendering.ms, commitMs: performance.now() - computed - rendering.ms });
     } catch (e) {

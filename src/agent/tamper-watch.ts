@@ -17,6 +17,8 @@ export interface ExpectedTable {
 export class TamperWatch {
   /** The generation at which the kernel held exactly what we committed; undefined: unknown. */
   private known: number | undefined;
+  /** The generation our own last commit left, if that commit must have left exactly what we committed. */
+  private cleanOwn: number | undefined;
 
   constructor(private readonly inspector: NftInspector, private readonly table: string) {}
 
@@ -26,14 +28,16 @@ export class TamperWatch {
   }
 
   /**
-   * The first way the kernel differs from what we committed, or undefined (and
-   * the kernel's generation is then known good: what moved it was not ours to mind).
+   * The first way the kernel differs from what we committed, and whether
+   * nobody else has committed since our own last commit (then the difference
+   * is ours, not tampering); undefined when they agree (and the kernel's
+   * generation is then known good: what moved it was not ours to mind).
    */
-  async damage(expected: readonly ExpectedTable[]): Promise<string | undefined> {
+  async damage(expected: readonly ExpectedTable[]): Promise<{ damage: string; ours: boolean } | undefined> {
     const generation = await this.inspector.generation();
     for (const want of expected) {
       const found = differ(want, await this.inspector.shape(want.family, this.table), `${want.family} ${this.table}`);
-      if (found) return found;
+      if (found) return { damage: found, ours: generation === this.cleanOwn };
     }
     this.known = generation;
     return undefined;
@@ -45,17 +49,22 @@ export class TamperWatch {
   }
 
   /**
-   * After a sync of ours, which sent a transaction or not: if the kernel was
-   * known good before it and nobody else committed meanwhile, it is known good now.
+   * After a sync of ours, which sent a transaction or not, and rewrote the
+   * tables whole or not: if the kernel was known good before it and nobody
+   * else committed meanwhile, it is known good now.
    */
-  async afterCommit(before: number, sent: boolean): Promise<void> {
+  async afterCommit(before: number, sent: boolean, whole: boolean): Promise<void> {
     const now = await this.inspector.generation();
-    this.known = this.known === before && now === before + (sent ? 1 : 0) ? now : undefined;
+    const onlyOurs = now === before + (sent ? 1 : 0);
+    this.known = this.known === before && onlyOurs ? now : undefined;
+    // A whole rewrite leaves exactly our tables whatever was there; a change does only on a known-good kernel.
+    this.cleanOwn = onlyOurs && (whole || this.known !== undefined) ? now : undefined;
   }
 
   /** Forget what was known: a commit failed, or the tables were rewritten whole from an unknown state. */
   forget(): void {
     this.known = undefined;
+    this.cleanOwn = undefined;
   }
 }
 

@@ -25,6 +25,12 @@ function web(pods: PodName[]): Raw[] {
   ];
 }
 
+/** A Service with ClientIP affinity: its load-balancing chains hold rules with inline maps, which the kernel keeps as anonymous sets. */
+const sticky: Raw[] = [
+  service('sticky', { clusterIP: '10.96.0.82', sessionAffinity: 'ClientIP', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }),
+  slice('sticky', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], (['a1', 'b1'] as const).map((p) => ({ ip: ip(p, 'v4'), node: PODS[p].node }))),
+];
+
 e2e('faults: the node keeps every rule', () => {
   let bed: Bed;
   let api: FakeApiServer;
@@ -208,23 +214,25 @@ e2e('faults: the node keeps every rule', () => {
     ['a load-balancing chain is flushed (a periodic reassert would leave it empty)', 'nft flush chain ip svcrouter vip-2'],
   ] as const) {
     it(`tampering: when ${what}, the agent notices and restores every rule well within one sync period`, async () => {
-      for (const o of web(['a1', 'b1'])) api.upsert(o);
+      for (const o of [...web(['a1', 'b1']), ...sticky]) api.upsert(o);
       const a = run(30_000);
       await synced(a);
-      await new Promise((r) => setTimeout(r, 1500)); // its first check has found the kernel as it left it
-      const restoresBefore = await metric('svcrouter_tamper_restores_total');
+      // Its first checks find the kernel as it left it (anonymous sets of rules, affinity sets and all).
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await metric('svcrouter_tamper_restores_total')).toBe(0);
       const at = Date.now();
       await netnsExec(bed.topo.nodeNs, ['sh', '-c', command]);
       await until('traffic flows again', () => reaches(['a1', 'b1']), 20_000, 50);
       const restoredMs = Date.now() - at;
       console.log(`tampering (${command}): restored after ${restoredMs} ms`);
       expect(restoredMs).toBeLessThan(30_000);
-      expect(await metric('svcrouter_tamper_restores_total')).toBe(restoresBefore + 1);
+      expect(await metric('svcrouter_tamper_restores_total')).toBe(1);
       expect(a.logs.some((l) => /changed by someone else/.test(l.msg ?? ''))).toBe(true);
       await expectKernelHoldsCluster();
       startTraffic();
       await new Promise((r) => setTimeout(r, 1500));
       expectNoFailure(await stopTraffic());
+      for (const o of sticky) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
     });
   }
 

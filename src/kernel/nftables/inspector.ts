@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import { NetlinkError } from '../netlink/errors.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import { chainsRequest, decodeGeneration, decodeTableMember, generationRequest, rulesRequest, setsRequest, type NftFamily } from './messages.js';
+import { chainsRequest, decodeGeneration, decodeTableMember, generationRequest, isAnonymousSet, rulesRequest, setsRequest, type NftFamily } from './messages.js';
 
 const NETLINK_NETFILTER = 12;
 const { ENOENT } = constants.errno;
@@ -57,7 +57,7 @@ export class NftInspector {
     const sets = new Set<string>();
     for (const m of setsReply!.messages) {
       const [t, name] = decodeTableMember(m, 'set');
-      if (t === table) sets.add(name);
+      if (t === table && !isAnonymousSet(m)) sets.add(name);
     }
     return { chains, sets };
   }

@@ -16,6 +16,9 @@ const NFTA_TABLE = 1;
 const NFTA_CHAIN_NAME = 3;
 const NFTA_RULE_CHAIN = 2;
 const NFTA_SET_NAME = 2;
+const NFTA_SET_FLAGS = 3;
+/** Sets nft makes for an inline `{ ... }` of a rule (`__set0`, `__map0`): they belong to the rule. */
+const NFT_SET_ANONYMOUS = 0x1;
 const NFTA_GEN_ID = 1;
 const NFGENMSG_BYTES = 4;
 
@@ -55,6 +58,12 @@ export function decodeGeneration(msg: NetlinkMessage): number {
   const id = attributes(msg).get(NFTA_GEN_ID);
   if (!id || id.length < 4) throw new Error('nf_tables generation reply without an id');
   return id.readUInt32BE(0);
+}
+
+/** Whether a set message is of an anonymous set (part of a rule, not declared). */
+export function isAnonymousSet(msg: NetlinkMessage): boolean {
+  const flags = attributes(msg).get(NFTA_SET_FLAGS);
+  return flags !== undefined && flags.length >= 4 && (flags.readUInt32BE(0) & NFT_SET_ANONYMOUS) !== 0;
 }
 
 /** [table, name] of a chain, rule (its chain) or set message. */
