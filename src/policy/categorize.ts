@@ -25,13 +25,13 @@ export function isExternallyAccessible(sp: ServicePort): boolean {
 }
 
 export function categorizeEndpoints(endpoints: readonly Endpoint[], sp: ServicePort, node: NodeInfo): Categorized {
-  let cluster: Endpoint[] = [];
-  let local: Endpoint[] = [];
+  let cluster: readonly Endpoint[] = [];
+  let local: readonly Endpoint[] = [];
   let hasAny = false;
   let mode: TopologyMode = '';
   if (usesClusterEndpoints(sp)) {
     mode = topologyMode(endpoints, node);
-    cluster = endpoints.filter((e) => e.ready && availableForTopology(e, mode, node));
+    cluster = keep(endpoints, (e) => e.ready && availableForTopology(e, mode, node));
     // No ready endpoint anywhere (topology already fell back when it had none).
     if (cluster.length === 0) cluster = endpoints.filter((e) => e.serving && e.terminating);
     hasAny = cluster.length > 0;
@@ -46,6 +46,11 @@ export function categorizeEndpoints(endpoints: readonly Endpoint[], sp: ServiceP
 }
 
 export type TopologyMode = '' | 'PreferSameNode' | 'PreferSameZone';
+
+/** Like filter, but the list itself when every endpoint passes (the common case: no copy per port at scale). */
+function keep(endpoints: readonly Endpoint[], pass: (e: Endpoint) => boolean): readonly Endpoint[] {
+  return endpoints.every(pass) ? endpoints : endpoints.filter(pass);
+}
 
 /** Hints are used only when every ready endpoint has them and some are for us. */
 function topologyMode(endpoints: readonly Endpoint[], node: NodeInfo): TopologyMode {

@@ -24,8 +24,6 @@ export interface PortPolicy {
   readonly externalVerdict: NoEndpointVerdict;
   /** loadBalancerSourceRanges allow-list for the LB IPs, or null when open. */
   readonly firewallAllow: readonly Cidr[] | null;
-  /** Addresses of every serving endpoint, whatever the policies and topology (for conntrack cleanup). */
-  readonly servingIPs: readonly string[];
   /**
    * Endpoints whose own connections to this port can be load-balanced back to
    * themselves here, and so must be masqueraded (hairpin). A remote endpoint's
@@ -42,29 +40,36 @@ export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node
   const verdict = (usable: readonly Endpoint[]): NoEndpointVerdict =>
     !cat.hasAny ? 'reject' : usable.length === 0 ? 'drop' : null;
   const externalDispatched = cat.hasAny && isExternallyAccessible(sp);
-  const shortCircuit = externalDispatched && sp.externalPolicyLocal ? cat.cluster : [];
+  const shortCircuit = externalDispatched && sp.externalPolicyLocal ? cat.cluster : NONE;
   return {
     sp,
     endpoints,
     topology: cat.topology,
     internal,
     externalDispatched,
-    external: externalDispatched ? external : [],
+    external: externalDispatched ? external : NONE,
     shortCircuit,
     internalVerdict: verdict(internal),
     externalVerdict: isExternallyAccessible(sp) ? verdict(external) : null,
     firewallAllow: firewall(sp, node),
-    servingIPs: endpoints.filter((e) => e.ready || e.serving).map((e) => e.ip),
-    hairpin: hairpinIPs(internal, externalDispatched ? external : [], shortCircuit),
+    hairpin: hairpinIPs(internal, externalDispatched ? external : NONE, shortCircuit),
   };
 }
 
-function hairpinIPs(internal: readonly Endpoint[], external: readonly Endpoint[], shortCircuit: readonly Endpoint[]): string[] {
+/** One shared empty list: most ports have no external or short-circuit endpoints (memory at scale). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Addresses of every serving endpoint, whatever the policies and topology (what conntrack cleanup keeps). */
+export function servingIPs(p: PortPolicy): string[] {
+  return p.endpoints.filter((e) => e.ready || e.serving).map((e) => e.ip);
+}
+
+function hairpinIPs(internal: readonly Endpoint[], external: readonly Endpoint[], shortCircuit: readonly Endpoint[]): readonly string[] {
   const ips = new Set<string>();
   for (const e of internal) if (!e.isRemote) ips.add(e.ip);
   for (const e of external) if (!e.isRemote) ips.add(e.ip);
   for (const e of shortCircuit) ips.add(e.ip);
-  return [...ips];
+  return ips.size === 0 ? NONE : [...ips];
 }
 
 /** kube-proxy: ranges apply to LB IPs only; if one covers the node, the LB IPs are allowed too. */

@@ -2,7 +2,7 @@
 // flows to an endpoint that no longer serves the service, and flows that were
 // rejected while a service had no endpoint and now has one. TCP needs nothing:
 // a dead endpoint resets, and a new connection gets a new entry.
-import type { PolicyChange, PortPolicy } from './port-policy.js';
+import { servingIPs, type PolicyChange, type PortPolicy } from './port-policy.js';
 import { frontendIPs, type Family } from '../state/types.js';
 
 export interface StaleFlow {
@@ -39,7 +39,7 @@ function isUdp(p: PortPolicy): boolean {
 
 /** kube-proxy ignores traffic policies and topology here: any serving endpoint keeps its flows. */
 function serving(p: PortPolicy): Set<string> {
-  return new Set(p.servingIPs);
+  return new Set(servingIPs(p));
 }
 
 function frontends(p: PortPolicy): StaleFlow[] {

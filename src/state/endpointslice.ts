@@ -32,6 +32,34 @@ export interface Slice {
 /** Most endpoints have no hints: one shared empty list, not one per endpoint (memory at scale). */
 const NO_HINTS: readonly string[] = Object.freeze([]);
 
+interface Hints {
+  readonly zones: readonly string[];
+  readonly nodes: readonly string[];
+}
+const NONE: Hints = Object.freeze({ zones: NO_HINTS, nodes: NO_HINTS });
+
+const LOCAL = 1, REMOTE = 2, READY = 4, SERVING = 8, TERMINATING = 16;
+
+/**
+ * An endpoint as slices give it, in 4 fields instead of 9: its five
+ * conditions in one number, its hints in one (usually shared) object. At 100k+
+ * endpoints that halves what they cost.
+ */
+class SliceEndpoint implements Endpoint {
+  constructor(readonly ip: string, readonly port: number, private readonly bits: number, private readonly hints: Hints) {}
+  get isLocal(): boolean { return (this.bits & LOCAL) !== 0; }
+  get isRemote(): boolean { return (this.bits & REMOTE) !== 0; }
+  get ready(): boolean { return (this.bits & READY) !== 0; }
+  get serving(): boolean { return (this.bits & SERVING) !== 0; }
+  get terminating(): boolean { return (this.bits & TERMINATING) !== 0; }
+  get zoneHints(): readonly string[] { return this.hints.zones; }
+  get nodeHints(): readonly string[] { return this.hints.nodes; }
+  /** The same endpoint on another port. */
+  onPort(port: number): SliceEndpoint {
+    return new SliceEndpoint(this.ip, port, this.bits, this.hints);
+  }
+}
+
 export type SliceResult = { ignored: string } | { slice: Slice; notes: FieldNote[] };
 
 /** `nodeName`: the proxy's own node, which decides each endpoint's locality. */
@@ -57,8 +85,7 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
     notes.push({ field: `ports[${i}].port`, note: 'is not set: this port is ignored, as in kube-proxy' });
     return [];
   });
-  type Where = Omit<Endpoint, 'port'>;
-  const endpoints = arr(raw.endpoints, 'endpoints').flatMap((re, i): Where[] => {
+  const endpoints = arr(raw.endpoints, 'endpoints').flatMap((re, i): SliceEndpoint[] => {
     const f = `endpoints[${i}]`;
     const e = obj(re, f);
     const addrs = arr(e.addresses, `${f}.addresses`);
@@ -76,27 +103,21 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
       return list.length === 0 ? NO_HINTS : list.map((h, j) => str(obj(h, `${hf}[${j}]`).name, `${hf}[${j}].name`));
     };
     const node = str(e.nodeName, `${f}.nodeName`, '');
-    return [{
-      ip: a.ip,
-      isLocal: node !== '' && node === nodeName,
-      isRemote: node !== '' && node !== nodeName,
+    const zones = names(hints.forZones, `${f}.hints.forZones`);
+    const nodes = names(hints.forNodes, `${f}.hints.forNodes`);
+    const bits = (node !== '' && node === nodeName ? LOCAL : 0) | (node !== '' && node !== nodeName ? REMOTE : 0)
       // kube-proxy's reading of unset conditions: ready and serving default true.
-      ready: bool(c.ready, `${f}.conditions.ready`) ?? true,
-      serving: bool(c.serving, `${f}.conditions.serving`) ?? true,
-      terminating: bool(c.terminating, `${f}.conditions.terminating`) ?? false,
-      zoneHints: names(hints.forZones, `${f}.hints.forZones`),
-      nodeHints: names(hints.forNodes, `${f}.hints.forNodes`),
-    }];
+      | ((bool(c.ready, `${f}.conditions.ready`) ?? true) ? READY : 0)
+      | ((bool(c.serving, `${f}.conditions.serving`) ?? true) ? SERVING : 0)
+      | ((bool(c.terminating, `${f}.conditions.terminating`) ?? false) ? TERMINATING : 0);
+    return [new SliceEndpoint(a.ip, 0, bits, zones === NO_HINTS && nodes === NO_HINTS ? NONE : { zones, nodes })];
   });
-  // Literal objects, not spreads: spread copies measured twice the heap here (100k+ endpoints).
   const withPorts = ports.map((p) => ({
     name: p.name, protocol: p.protocol, port: p.port,
-    endpoints: mergeEndpoints([endpoints.map((e): Endpoint => ({
-      ip: e.ip, port: p.port, isLocal: e.isLocal, isRemote: e.isRemote, ready: e.ready, serving: e.serving,
-      terminating: e.terminating, zoneHints: e.zoneHints, nodeHints: e.nodeHints,
-    }))]),
+    endpoints: mergeEndpoints([endpoints.map((e) => e.onPort(p.port))]),
   }));
-  return { slice: { key: `${namespace}/${name}`, service: `${namespace}/${service}`, family, ports: withPorts }, notes };
+  // Joined, not templated: a template literal makes a tree of string pieces (several objects) that lives as long as the slice.
+  return { slice: { key: [namespace, name].join('/'), service: [namespace, service].join('/'), family, ports: withPorts }, notes };
 }
 
 /** kube-proxy's EndpointSliceCache merge: dedupe by ip:port (a local copy wins), sort by "ip:port". */

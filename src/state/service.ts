@@ -96,7 +96,8 @@ export function normalizeService(raw: Raw): ServiceResult {
   for (const p of byKey.values()) {
     for (const [family, clusterIP] of clusterIPs) {
       ports.push({
-        id: `${namespace}/${name}:${p.name}/${p.protocol}${clusterIPs.size > 1 ? `/${family}` : ''}`,
+        // Joined, not templated: the id lives as long as the port, and a template literal's string is a tree of pieces.
+        id: [namespace, '/', name, ':', p.name, '/', p.protocol, clusterIPs.size > 1 ? `/${family}` : ''].join(''),
         namespace, name, portName: p.name, family, protocol: p.protocol, port: p.port, clusterIP, nodePort: p.nodePort,
         externalIPs: inFamily(externalIPs, family),
         loadBalancerIPs: inFamily(lbIPs, family),

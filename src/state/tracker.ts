@@ -23,12 +23,8 @@ export interface Changes {
   readonly base: boolean;
 }
 
-/** A kernel key one ServicePort occupies; two Services may not share one. */
-interface FrontendKey {
-  readonly key: string;
-  readonly field: string;
-  readonly what: string;
-}
+/** A kernel key a ServicePort occupies ("ipv4 10.96.0.1 tcp 80", "ipv4 nodeport tcp 30001"); two Services may not share one. */
+type FrontendKey = string;
 
 interface ServiceEntry {
   readonly source: string;
@@ -207,10 +203,10 @@ export class StateTracker {
     const old = this.services.get(key);
     // An update that changes nothing the proxy reads keeps its ports' identity: later stages skip them.
     if (old && entry && samePorts(old.ports, entry.ports)) entry = { ...entry, ports: old.ports, keys: old.keys };
-    if (old) for (const k of old.keys) this.unclaim(k.key, key);
+    if (old) for (const k of old.keys) this.unclaim(k, key);
     if (entry) {
       this.services.set(key, entry);
-      for (const k of entry.keys) this.claim(k.key, key);
+      for (const k of entry.keys) this.claim(k, key);
     } else {
       this.services.delete(key);
     }
@@ -295,7 +291,7 @@ export class StateTracker {
     for (const key of this.dirty) {
       const entry = this.services.get(key);
       if (!entry) continue;
-      if (entry.keys.some((k) => this.contested.has(k.key))) {
+      if (entry.keys.some((k) => this.contested.has(k))) {
         contest = true;
         continue;
       }
@@ -310,8 +306,8 @@ export class StateTracker {
       const entry = this.services.get(key)!;
       const clash = firstClash(entry.keys, (k) => holder.has(k));
       accepted.set(key, !clash);
-      this.recordClash(key, entry, clash, clash ? holder.get(clash.key) : undefined);
-      if (!clash) for (const k of entry.keys) holder.set(k.key, key);
+      this.recordClash(key, entry, clash, clash ? holder.get(clash) : undefined);
+      if (!clash) for (const k of entry.keys) holder.set(k, key);
       this.dirty.add(key);
     }
     for (const key of this.dirty) if (!this.services.has(key)) this.dropClash(key);
@@ -323,11 +319,12 @@ export class StateTracker {
       this.dropClash(key);
       return;
     }
-    const reason = owner ? `${clash.what} is already used by Service ${owner}` : `${clash.what} appears twice in this Service`;
+    const { field, what } = describeKey(clash);
+    const reason = owner ? `${what} is already used by Service ${owner}` : `${what} appears twice in this Service`;
     const old = this.clashIssues.get(key);
-    if (old && old.reason === reason && old.source === entry.source && old.field === clash.field) return;
+    if (old && old.reason === reason && old.source === entry.source && old.field === field) return;
     const claims = { service: key, addresses: [...new Set(entry.ports.flatMap(frontendIPs))], nodePorts: entry.ports.map((p) => p.nodePort).filter((n) => n !== 0) };
-    this.clashIssues.set(key, { source: entry.source, object: `Service ${key}`, field: clash.field, reason, claims });
+    this.clashIssues.set(key, { source: entry.source, object: `Service ${key}`, field, reason, claims });
     this.issueChanges++;
   }
 
@@ -369,19 +366,23 @@ export class StateTracker {
 function firstClash(keys: readonly FrontendKey[], taken: (key: string) => boolean): FrontendKey | undefined {
   const mine = new Set<string>();
   return keys.find((k) => {
-    if (taken(k.key) || mine.has(k.key)) return true;
-    mine.add(k.key);
+    if (taken(k) || mine.has(k)) return true;
+    mine.add(k);
     return false;
   });
 }
 
+/** Joined, not templated: keys live as long as their Service, and a template literal's string is a tree of pieces. */
 function frontendKeys(p: ServicePort): FrontendKey[] {
-  const proto = p.protocol.toUpperCase();
-  const vips = frontendIPs(p).map((ip) => ({
-    key: `${p.family} ${ip} ${p.protocol} ${p.port}`, field: 'spec.ports', what: `${ip} port ${p.port}/${proto}`,
-  }));
-  const np = p.nodePort ? [{ key: `${p.family} nodeport ${p.protocol} ${p.nodePort}`, field: 'spec.ports.nodePort', what: `nodePort ${p.nodePort}/${proto}` }] : [];
-  return [...vips, ...np];
+  const vips = frontendIPs(p).map((ip) => [p.family, ip, p.protocol, p.port].join(' '));
+  return p.nodePort ? [...vips, [p.family, 'nodeport', p.protocol, p.nodePort].join(' ')] : vips;
+}
+
+/** The field and words a clash on `key` is reported with. */
+function describeKey(key: FrontendKey): { field: string; what: string } {
+  const [, where, protocol, port] = key.split(' ');
+  const proto = protocol!.toUpperCase();
+  return where === 'nodeport' ? { field: 'spec.ports.nodePort', what: `nodePort ${port}/${proto}` } : { field: 'spec.ports', what: `${where} port ${port}/${proto}` };
 }
 
 function samePorts(a: readonly ServicePort[], b: readonly ServicePort[]): boolean {
