@@ -1,20 +1,14 @@
-// The real agent at scale: `svcrouter run` as a child process in a node
-// namespace, watching the fake API server (in this process, over the API
-// veth), loaded with a synthetic cluster before the agent starts.
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { createTopology, type Topology } from '../test/support/topology.js';
-import { startFakeApiServer, type FakeApiServer } from '../test/support/fake-apiserver.js';
-import { startAgentProcess, writeKubeconfig, type AgentProcess } from '../test/support/agent-process.js';
+// The real agent at scale: `svcrouter run` as a child process in the node
+// namespace of a cluster bed, watching its fake API server.
+import { startAgentProcess, type AgentProcess } from '../test/support/agent-process.js';
 import { atExit } from './cleanup.js';
-import { CLUSTER_CIDRS, NODE_NAME, type Raw } from './synthetic-cluster.js';
-import { uniqueName } from './workspace.js';
+import type { ClusterBed } from './cluster-bed.js';
+import { CLUSTER_CIDRS, NODE_NAME } from './synthetic-cluster.js';
 
 export type LogLine = Record<string, any>;
 
 export interface AgentBed {
-  readonly topo: Topology;
-  readonly api: FakeApiServer;
+  readonly cluster: ClusterBed;
   readonly agent: AgentProcess;
   /** `ip netns exec` execs node: the child's pid is the agent's. */
   readonly pid: number;
@@ -26,66 +20,71 @@ export interface AgentBed {
   untilCommitted(rv: number, ms: number): Promise<LogLine>;
   /** SIGTERM (the rules stay), SIGKILL if it lingers. */
   stopAgent(): Promise<void>;
+  /** SIGKILL, if it still runs. */
   destroy(): Promise<void>;
 }
-
-const TOKEN = 'bench-token';
 
 export const isSynced = (l: LogLine) => l.msg === 'synced';
 export const commits = (rv: number) => (l: LogLine) => isSynced(l) && Number(l.lastResourceVersion) >= rv;
 
-export async function startAgentBed(objects: readonly Raw[]): Promise<AgentBed> {
-  const topo = await createTopology({ prefix: uniqueName(), pods: [], apiLink: true });
-  let api: FakeApiServer | undefined;
-  let agent: AgentProcess | undefined;
-  let kubeconfig: string | undefined;
-  const unregister = atExit(() => agent?.child.kill('SIGKILL'));
-  const destroy = async () => {
-    if (agent && agent.child.exitCode === null && agent.child.signalCode === null) await agent.kill();
-    unregister();
-    await api?.stop();
-    await topo.destroy();
-    if (kubeconfig) rmSync(dirname(kubeconfig), { recursive: true, force: true });
+/** The flags both the agent and memory-breakdown-client.ts use. */
+export const AGENT_FLAGS = {
+  hostnameOverride: NODE_NAME, clusterCidr: CLUSTER_CIDRS,
+  // A 100 ms batching window (kube-proxy's default is 1 s) and kube-proxy's default resync period,
+  // so churn is batched and idle includes the periodic reassert, as on a tuned node.
+  minSyncPeriod: '100ms', syncPeriod: '30s',
+};
+
+export function startAgent(cluster: ClusterBed): AgentBed {
+  const startedAt = Date.now();
+  const running = startAgentProcess(cluster.topo.nodeNs, [
+    `--kubeconfig=${cluster.kubeconfig}`, `--hostname-override=${AGENT_FLAGS.hostnameOverride}`, `--cluster-cidr=${AGENT_FLAGS.clusterCidr}`,
+    `--min-sync-period=${AGENT_FLAGS.minSyncPeriod}`, `--sync-period=${AGENT_FLAGS.syncPeriod}`,
+  ]);
+  const child = running.child;
+  const unregister = atExit(() => child.kill('SIGKILL'));
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`agent exited (${code ?? signal}); last lines: ${lastLines(running.logs)}`))));
+  exited.catch(() => {}); // only ever awaited in a race
+  const untilLog = (match: (l: LogLine) => boolean, ms: number) => Promise.race([running.waitForLog(match, ms), exited]);
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    cluster, agent: running, pid: child.pid!, startedAt, untilLog,
+    untilCommitted: (rv, ms) => untilLog(commits(rv), ms),
+    async stopAgent() {
+      if (!alive()) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await running.stop();
+      clearTimeout(timer);
+    },
+    async destroy() {
+      if (alive()) await running.kill();
+      unregister();
+    },
   };
-  try {
-    // Real API servers send a bookmark about once a minute; history is kept long enough that no watch restart relists.
-    api = await startFakeApiServer({ host: topo.apiHost, token: TOKEN, bookmarkIntervalMs: 60_000, historyLimit: 1_000_000 });
-    for (const o of objects) api.upsert(o);
-    kubeconfig = writeKubeconfig(api.url, TOKEN);
-    const startedAt = Date.now();
-    agent = startAgentProcess(topo.nodeNs, [
-      `--kubeconfig=${kubeconfig}`, `--hostname-override=${NODE_NAME}`, `--cluster-cidr=${CLUSTER_CIDRS}`,
-      // A 100 ms batching window (kube-proxy's default is 1 s) and kube-proxy's default resync period,
-      // so churn is batched and idle includes the periodic reassert, as on a tuned node.
-      '--min-sync-period=100ms', '--sync-period=30s',
-    ]);
-    const running = agent;
-    const child = agent.child;
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`agent exited (${code ?? signal}); last lines: ${lastLines(running.logs)}`))));
-    exited.catch(() => {}); // only ever awaited in a race
-    const untilLog = (match: (l: LogLine) => boolean, ms: number) => Promise.race([running.waitForLog(match, ms), exited]);
-    return {
-      topo, api, agent: running, pid: child.pid!, startedAt, untilLog,
-      untilCommitted: (rv, ms) => untilLog(commits(rv), ms),
-      async stopAgent() {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await running.stop();
-        clearTimeout(timer);
-      },
-      destroy,
-    };
-  } catch (e) {
-    await destroy();
-    throw e;
-  }
 }
 
 function lastLines(logs: readonly LogLine[]): string {
   return logs.slice(-5).map((l) => JSON.stringify(l)).join(' | ').slice(0, 2000);
 }
 
-/** The agent's error-level log lines (pino level >= 50), for the report. */
-export function agentErrors(logs: readonly LogLine[]): string[] {
-  return logs.filter((l) => Number(l.level) >= 50).map((l) => String(l.msg ?? '') + (l.err ? `: ${String(l.err)}` : ''));
+/** Expected of every run: the bench's fake API server speaks plain HTTP. */
+const EXPECTED_WARNING = /is plain HTTP/;
+
+/**
+ * The agent's warning- and error-level log lines (pino level >= 40), for the
+ * report: one of each kind (alike but for numbers: the same note on many
+ * services) with how often it came. A warning repeated while the agent should
+ * be quiet (a restore every second, say) explains its figures.
+ */
+export function agentWarnings(logs: readonly LogLine[]): string[] {
+  const kinds = new Map<string, { first: string; n: number }>();
+  for (const l of logs) {
+    if (Number(l.level) < 40) continue;
+    const line = [l.msg, l.err, l.damage].filter((x) => x !== undefined).map(String).join(': ');
+    if (EXPECTED_WARNING.test(line)) continue;
+    const key = line.replace(/\d+/g, '#');
+    const kind = kinds.get(key) ?? { first: line, n: 0 };
+    kinds.set(key, { ...kind, n: kind.n + 1 });
+  }
+  return [...kinds.values()].map(({ first, n }) => (n > 1 ? `${first} (${n} times like this)` : first));
 }

@@ -1,7 +1,7 @@
 // What the agent is measured doing (sections 1-4 of bench/README.md): cold
-// start, one change at a time, steady churn, and idling. Each change is tied
-// to its commit by resourceVersion: the agent logs, on every 'synced' line,
-// the newest API event the sync folded in.
+// start, settling, one change at a time, steady churn, and idling. Each
+// change is tied to its commit by resourceVersion: the agent logs, on every
+// 'synced' line, the newest API event the sync folded in.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commits, isSynced, type AgentBed, type LogLine } from './agent-bed.js';
 import type { ClusterChanges } from './cluster-changes.js';
@@ -12,9 +12,9 @@ import { median, quantile, round } from './stats.js';
 import type { Raw } from './synthetic-cluster.js';
 
 export interface ColdStart {
-  /** Process start -> first commit. */
+  /** Process start -> first commit: the agent's whole start, which less the listing floor is what the agent adds. */
   readonly totalMs: number;
-  /** The issue's cold start: the API list starting ('svcrouter started', logged as the watches start) -> first commit. */
+  /** Cold start: the API list starting ('svcrouter started', logged as the watches start) -> first commit. */
   readonly fromListMs: number;
   /** Process start -> 'svcrouter started': Node and the modules loading. */
   readonly startupMs: number;
@@ -49,6 +49,19 @@ export async function measureColdStart(bed: AgentBed, mode: Mode): Promise<ColdS
 }
 
 const field = (l: LogLine, name: string): number | null => (typeof l[name] === 'number' ? l[name] : null);
+
+export interface Settled {
+  /** Quiet after the first commit. */
+  readonly seconds: number;
+  readonly rssMiB: number;
+}
+
+/** VmRSS once the cold start's garbage is collected, with nothing changing. */
+export async function measureSettled(bed: AgentBed, mode: Mode, label: string): Promise<Settled> {
+  step(`${label}: settling for ${mode.agentSettleMs / 1000} s after the cold start`);
+  await sleep(mode.agentSettleMs);
+  return { seconds: mode.agentSettleMs / 1000, rssMiB: memoryMiB(bed.pid).rssMiB };
+}
 
 export type ChangeKind = 'endpointAdded' | 'endpointRemoved' | 'serviceAdded';
 
@@ -90,7 +103,7 @@ export async function measureChanges(bed: AgentBed, changes: ClusterChanges, mod
       tick(`${label}: ${kind} ${k + 1}/${mode.changes}`);
       const objects = write(k);
       const sent = Date.now();
-      const rv = Math.max(...objects.map((o) => Number(bed.api.upsert(o))));
+      const rv = Math.max(...objects.map((o) => bed.cluster.write(o)));
       const line = await bed.untilCommitted(rv, COMMIT_TIMEOUT_MS);
       latencies.push(line.time - sent);
       lines.push(line);
@@ -126,18 +139,18 @@ export interface Churn {
 }
 
 /** Endpoint changes at a fixed rate, each on the next service of the visiting order (from `offset`). */
-export async function measureChurn(bed: AgentBed, changes: ClusterChanges, mode: Mode, offset: number, label: string): Promise<Churn> {
+export async function measureChurn(bed: AgentBed, changes: ClusterChanges, ratePerS: number, mode: Mode, offset: number, label: string): Promise<Churn> {
   requireResourceVersions(bed);
-  step(`${label}: churn, ${mode.churnRatePerS}/s for ${mode.churnSeconds} s`);
-  const total = Math.round(mode.churnRatePerS * mode.churnSeconds);
-  const interval = 1000 / mode.churnRatePerS;
+  step(`${label}: churn, ${ratePerS}/s for ${mode.churnSeconds} s`);
+  const total = Math.round(ratePerS * mode.churnSeconds);
+  const interval = 1000 / ratePerS;
   const sent: { at: number; rv: number }[] = [];
   const cpu0 = cpuSample(bed.pid);
   for (let k = 0; k < total; k++) {
     const wait = cpu0.wallMs + k * interval - performance.now();
     if (wait > 0) await sleep(wait);
     const at = Date.now();
-    sent.push({ at, rv: Number(bed.api.upsert(changes.toggleEndpoint(changes.target(offset + k)))) });
+    sent.push({ at, rv: bed.cluster.write(changes.toggleEndpoint(changes.target(offset + k))) });
   }
   const cpu1 = cpuSample(bed.pid);
   const memory = memoryMiB(bed.pid);
@@ -151,7 +164,7 @@ export async function measureChurn(bed: AgentBed, changes: ClusterChanges, mode:
     latencies.push(synced[i].time - at);
   }
   return {
-    ratePerS: mode.churnRatePerS, seconds: mode.churnSeconds, changes: total,
+    ratePerS, seconds: mode.churnSeconds, changes: total,
     p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), maxMs: Math.max(...latencies),
     syncs: synced.length,
     ...millicores(cpu0, cpu1),
@@ -160,24 +173,17 @@ export async function measureChurn(bed: AgentBed, changes: ClusterChanges, mode:
 }
 
 export interface Idle {
+  /** The window, after mode.agentSettleMs of quiet. */
   readonly seconds: number;
   readonly millicores: number;
   readonly childMillicores: number;
+  /** VmRSS at the window's end: the settled RSS after churn. */
   readonly rssMiB: number;
 }
 
-/**
- * Time for the last syncs and their garbage to be done with before idling is
- * measured: after a burst, V8's memory reducer runs a few full collections of
- * the agent's heap for about 40 s (measured at 10k, in 20 s windows after a
- * burst: 13.5, 13.5, then 1.5-3 millicores), which is the burst's cost, not
- * the idle one's.
- */
-const SETTLE_MS = 45_000;
-
 export async function measureIdle(bed: AgentBed, mode: Mode, label: string): Promise<Idle> {
-  step(`${label}: idle for ${mode.idleSeconds} s`);
-  await sleep(SETTLE_MS);
+  step(`${label}: settling for ${mode.agentSettleMs / 1000} s, then idle for ${mode.idleSeconds} s`);
+  await sleep(mode.agentSettleMs);
   const a = cpuSample(bed.pid);
   await sleep(mode.idleSeconds * 1000);
   const b = cpuSample(bed.pid);

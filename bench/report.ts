@@ -1,10 +1,11 @@
 // The terminal report: the agent's figures (one column per cluster size),
 // svcrouter's layout beside the two references with ratios, then every
 // target with the value it was judged on and whether it is met.
-import type { ChangeFigures, ChangeKind } from './agent-scenarios.js';
+import type { ChangeFigures, ChangeKind, Churn } from './agent-scenarios.js';
 import type { LayoutFigures } from './data-plane.js';
 import { kilo } from './format.js';
-import { get, ok, sectionErrors, type AgentFigures, type BenchResult, type Outcome, type SizeResult, type TargetResult } from './results.js';
+import { get, ok, overListingFloorMs, sectionErrors, type AgentFigures, type BenchResult, type Outcome, type SizeResult, type TargetResult } from './results.js';
+import type { MemoryBreakdown } from './memory-breakdown.js';
 
 const DASH = '-';
 
@@ -21,37 +22,49 @@ function table(rows: string[][]): string {
 
 const CHANGE_KINDS: [ChangeKind, string][] = [['endpointAdded', 'endpoint added'], ['endpointRemoved', 'endpoint removed'], ['serviceAdded', 'service added']];
 
-function agentTable(sizes: readonly SizeResult[]): string {
+function agentTable(sizes: readonly SizeResult[], objects: BenchResult['agentObjects']): string {
   const row = (label: string, cell: (a: AgentFigures, x: SizeResult) => string) => [label, ...sizes.map((x) => { const a = get(x.agent); return a ? cell(a, x) : DASH; })];
   const change = (kind: ChangeKind, f: (c: ChangeFigures) => string) => (a: AgentFigures) => { const c = get(a.changes); return c ? f(c[kind]) : DASH; };
+  const memory = (f: (m: MemoryBreakdown) => string) => (a: AgentFigures) => { const m = get(a.memoryBreakdown); return m ? f(m) : DASH; };
+  const mib = (x: number) => fixed(x, Math.abs(x) < 10 ? 1 : 0);
+  const churnRows = [...new Set(sizes.flatMap((x) => Object.keys(get(x.agent)?.churn ?? {})))].flatMap((key) => {
+    const figures = (f: (c: Churn) => string) => (a: AgentFigures) => { const c = get(a.churn[key]); return c ? f(c) : DASH; };
+    const seconds = sizes.map((x) => get(get(x.agent)?.churn[key])?.seconds).find((v) => v !== undefined);
+    return [
+      row(`churn (${key}${seconds === undefined ? '' : ` for ${seconds} s`}): p50 / p99 (ms)`, figures((c) => pair(ms(c.p50Ms), ms(c.p99Ms)))),
+      row('  syncs / CPU (millicores)', figures((c) => pair(String(c.syncs), fixed(c.millicores, 1)))),
+      row('  RSS / peak (MiB)', figures((c) => pair(fixed(c.rssMiB, 0), fixed(c.peakRssMiB, 0)))),
+    ];
+  });
   const rows = [
-    ['agent', ...sizes.map((x) => kilo(x.services))],
-    row('cold start: API list -> committed (s)', (a) => seconds(get(a.coldStart)?.fromListMs)),
-    row('  list: watches start -> caches synced (s)', (a) => seconds(get(a.coldStart)?.listMs)),
-    row('  compute / render / commit (ms)', (a) => { const c = get(a.coldStart); return c ? `${ms(c.computeMs)} / ${ms(c.renderMs)} / ${ms(c.commitMs)}` : DASH; }),
-    row('  floor: nft -f of the dump (s)', (_, x) => seconds(get(x.floor)?.medianMs)),
-    row('  cold start / floor', (a, x) => { const c = get(a.coldStart); const f = get(x.floor); return c && f ? `${(c.fromListMs / f.medianMs).toFixed(2)}x` : DASH; }),
-    row('  before that: process start (s)', (a) => seconds(get(a.coldStart)?.startupMs)),
-    row('  process start -> committed (s)', (a) => seconds(get(a.coldStart)?.totalMs)),
-    row('  peak RSS (MiB)', (a) => fixed(get(a.coldStart)?.peakRssMiB, 0)),
+    [`agent (API objects ${objects})`, ...sizes.map((x) => kilo(x.services))],
+    row('start -> committed (s)', (a) => seconds(get(a.coldStart)?.totalMs)),
+    row('  listing floor: the lists alone (s)', (a) => seconds(get(a.listingFloor)?.medianMs)),
+    row('  start -> committed less listing floor (s)', (a) => seconds(overListingFloorMs(a))),
+    row('  process start (s)', (a) => seconds(get(a.coldStart)?.startupMs)),
+    row('  cold start: API list -> committed (s)', (a) => seconds(get(a.coldStart)?.fromListMs)),
+    row('    list: watches start -> caches synced (s)', (a) => seconds(get(a.coldStart)?.listMs)),
+    row('    compute / render / commit (ms)', (a) => { const c = get(a.coldStart); return c ? `${ms(c.computeMs)} / ${ms(c.renderMs)} / ${ms(c.commitMs)}` : DASH; }),
+    row('    floor: nft -f of the dump (s)', (_, x) => seconds(get(x.floor)?.medianMs)),
+    row('    cold start / floor', (a, x) => { const c = get(a.coldStart); const f = get(x.floor); return c && f ? `${(c.fromListMs / f.medianMs).toFixed(2)}x` : DASH; }),
+    row('peak RSS (MiB)', (a) => fixed(get(a.coldStart)?.peakRssMiB, 0)),
+    row('settled RSS: after start / after churn (MiB)', (a) => pair(fixed(get(a.settled)?.rssMiB, 0), fixed(get(a.idle)?.rssMiB, 0))),
+    row('heap by part (MiB): module code (RSS)', memory((m) => `${mib(m.moduleCodeMiB)} (${mib(m.moduleCodeRssMiB)})`)),
+    row('  raw objects, parsed and held', memory((m) => mib(m.rawObjectsMiB))),
+    row('  state / policy / tables', memory((m) => `${mib(m.stateMiB)} / ${mib(m.policyMiB)} / ${mib(m.tablesMiB)}`)),
+    row('  nft script, peak while generated', memory((m) => mib(m.scriptPeakMiB))),
     ...CHANGE_KINDS.flatMap(([kind, name]) => [
       row(`${name}: median / p99 (ms)`, change(kind, (c) => pair(ms(c.medianMs), ms(c.p99Ms)) + (c.samples < c.requested ? ` (${c.samples} of ${c.requested})` : ''))),
       row('  agent commitMs, median (ms)', change(kind, (c) => ms(c.commitMsMedian))),
       row('  transaction bytes / operations', change(kind, (c) => pair(fixed(c.bytesMedian, 0), fixed(c.operationsMedian, 0)))),
     ]),
     row('nft -f of one element: add / delete (ms)', (a) => { const e = get(a.nftElement); return e ? pair(ms(e.addMs), ms(e.deleteMs)) : DASH; }),
-    row(`churn (${churnRate(sizes)}): p50 / p99 (ms)`, (a) => { const c = get(a.churn); return c ? pair(ms(c.p50Ms), ms(c.p99Ms)) : DASH; }),
-    row('  syncs / CPU (millicores)', (a) => { const c = get(a.churn); return c ? pair(String(c.syncs), fixed(c.millicores, 1)) : DASH; }),
-    row('  RSS / peak (MiB)', (a) => { const c = get(a.churn); return c ? pair(fixed(c.rssMiB, 0), fixed(c.peakRssMiB, 0)) : DASH; }),
+    ...churnRows,
     row(`idle (${idleSeconds(sizes)} s): CPU (millicores)`, (a) => fixed(get(a.idle)?.millicores, 1)),
   ];
   return table(rows);
 }
 
-const churnRate = (sizes: readonly SizeResult[]) => {
-  const c = sizes.map((x) => get(get(x.agent)?.churn)).find((v) => v !== undefined);
-  return c ? `${c.ratePerS}/s for ${c.seconds} s` : DASH;
-};
 const idleSeconds = (sizes: readonly SizeResult[]) => sizes.map((x) => get(get(x.agent)?.idle)?.seconds).find((v) => v !== undefined) ?? DASH;
 
 /** svcrouter's figure, then each reference's and svcrouter / reference (below 1: svcrouter does better). */
@@ -104,7 +117,7 @@ function targetsTable(r: BenchResult): string {
 }
 
 function errors(r: BenchResult): string[] {
-  const logged = r.sizes.flatMap((x) => (get(x.agent)?.agentErrors ?? []).map((e) => `${kilo(x.services)}: the agent logged: ${e}`));
+  const logged = r.sizes.flatMap((x) => (get(x.agent)?.agentWarnings ?? []).map((e) => `${kilo(x.services)}: the agent logged: ${e}`));
   return [...sectionErrors(r.sizes, kilo), ...logged];
 }
 
@@ -116,13 +129,13 @@ export function renderReport(r: BenchResult, file: string): string {
     `svcrouter bench (${r.mode}) on ${r.host}, ${r.date}: ${env.cpus} CPUs, kernel ${env.kernel}, ${env.nft}, node ${env.node}, svcrouter ${env.commit}; ${(r.durationS / 60).toFixed(1)} min`,
     `clusters of N services x ${r.sizes[0]?.endpointsPerService} endpoints, 3 of them with 1,000: ${r.sizes.map((x) => `${kilo(x.services)} = ${x.endpoints.toLocaleString('en')} endpoints, svcrouter ruleset ${x.ruleset.elements.toLocaleString('en')} elements in ${x.ruleset.chains} chains`).join('; ')}`,
     '',
-    agentTable(r.sizes),
+    agentTable(r.sizes, r.agentObjects),
     '',
     layoutsTable(r.sizes),
     ...(capped ? ['(a reference layout whose full load passed the cap was killed there; its other figures are skipped)'] : []),
     '',
     targetsTable(r),
-    ...(errs.length ? ['', 'errors:', ...errs.map((e) => `  ${e}`)] : []),
+    ...(errs.length ? ['', 'errors, and what the agent warned of:', ...errs.map((e) => `  ${e}`)] : []),
     '',
     `results: ${file}`,
   ].join('\n') + '\n';

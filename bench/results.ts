@@ -1,6 +1,8 @@
 // The shape of bench/results/*.json: every figure of one run.
-import type { ChangeFigures, ChangeKind, Churn, ColdStart, Idle } from './agent-scenarios.js';
+import type { ChangeFigures, ChangeKind, Churn, ColdStart, Idle, Settled } from './agent-scenarios.js';
 import type { LayoutFigures } from './data-plane.js';
+import type { ListingFloor } from './listing-floor.js';
+import type { MemoryBreakdown } from './memory-breakdown.js';
 import type { ModeName } from './modes.js';
 import type { RulesetSize } from './svcrouter-rules.js';
 
@@ -26,10 +28,17 @@ export function sectionErrors(sizes: readonly SizeResult[], label: (n: number) =
   const visit = (where: string, o: unknown) => {
     if (!o || typeof o !== 'object') return;
     if ('error' in o) out.push(`${where}: ${(o as { error: string }).error}`);
-    else for (const [k, v] of Object.entries(o)) if (k !== 'agentErrors') visit(`${where} ${k}`, v);
+    else for (const [k, v] of Object.entries(o)) if (k !== 'agentWarnings') visit(`${where} ${k}`, v);
   };
   for (const x of sizes) visit(label(x.services), { agent: x.agent, dataPlane: x.dataPlane, floor: x.floor });
   return out;
+}
+
+/** Start -> first commit less the listing floor: what the agent adds to merely listing. */
+export function overListingFloorMs(a: AgentFigures): number | undefined {
+  const c = get(a.coldStart);
+  const f = get(a.listingFloor);
+  return c && f ? c.totalMs - f.medianMs : undefined;
 }
 
 export interface NftElementReference {
@@ -38,15 +47,25 @@ export interface NftElementReference {
   readonly deleteMs: number | null;
 }
 
+/** Where churn figures are kept in AgentFigures.churn: by rate, "20/s". */
+export const churnKey = (ratePerS: number) => `${ratePerS}/s`;
+
 export interface AgentFigures {
+  /** Paging through the agent's lists alone, just before it starts. */
+  readonly listingFloor: Outcome<ListingFloor>;
   readonly coldStart: Outcome<ColdStart>;
+  /** After the cold start, with nothing changing. */
+  readonly settled: Outcome<Settled>;
+  /** The agent's parts in a process of its own, on the same objects. */
+  readonly memoryBreakdown: Outcome<MemoryBreakdown>;
   readonly changes: Outcome<Record<ChangeKind, ChangeFigures>>;
-  readonly churn: Outcome<Churn>;
+  /** By rate (churnKey). */
+  readonly churn: Readonly<Record<string, Outcome<Churn>>>;
   readonly idle: Outcome<Idle>;
   /** nft -f of one element added to / deleted from the agent's table once it stopped. */
   readonly nftElement: Outcome<NftElementReference>;
-  /** The agent's error-level log lines, first few. */
-  readonly agentErrors: readonly string[];
+  /** The agent's distinct warnings and errors with their counts, first few (agent-bed.ts). */
+  readonly agentWarnings: readonly string[];
 }
 
 export interface DataPlaneFigures {
@@ -87,6 +106,8 @@ export interface TargetResult {
 
 export interface BenchResult {
   readonly mode: ModeName;
+  /** What the API served the agent (and the listing floor and memory breakdown): objects dressed as a real API server returns them, or the generator's bare ones. */
+  readonly agentObjects: 'realistic' | 'bare';
   readonly date: string;
   readonly host: string;
   readonly environment: Record<string, string | number>;

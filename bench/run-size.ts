@@ -1,31 +1,36 @@
-// Everything measured at one cluster size: the agent (cold start, changes,
-// churn, idle), the three layouts on the packet path, and the nft -f floor.
+// Everything measured at one cluster size: the agent (the listing floor,
+// cold start, settling, memory breakdown, changes, churn, idle), the three
+// layouts on the packet path, and the nft -f floor.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { agentErrors, startAgentBed } from './agent-bed.js';
-import { measureChanges, measureChurn, measureColdStart, measureIdle } from './agent-scenarios.js';
+import { agentWarnings, startAgent } from './agent-bed.js';
+import { measureChanges, measureChurn, measureColdStart, measureIdle, measureSettled, type Churn } from './agent-scenarios.js';
 import type { CTools } from './c-tools.js';
+import { startClusterBed } from './cluster-bed.js';
 import { ClusterChanges } from './cluster-changes.js';
 import { kilo } from './format.js';
 import { measureLayouts, type LayoutPlan } from './data-plane.js';
 import type { Mode } from './modes.js';
+import { measureListingFloor } from './listing-floor.js';
+import { measureMemoryBreakdown } from './memory-breakdown.js';
 import { inFreshNamespace, timeNft } from './nft-timing.js';
 import { step } from './progress.js';
 import { kubeProxyLayout, linearLayout, referenceServices, type Layout, type RefService } from './reference-layouts.js';
-import { attempt, get, ok, type AgentFigures, type DataPlaneFigures, type Floor, type NftElementReference, type SizeResult } from './results.js';
+import { attempt, churnKey, get, ok, type AgentFigures, type DataPlaneFigures, type Floor, type NftElementReference, type Outcome, type SizeResult } from './results.js';
 import { median, round } from './stats.js';
 import { dump, oneElementScripts, rulesetSize, writeManifests } from './svcrouter-rules.js';
 import { plainServiceIndices, serviceObjects, syntheticCluster, type Raw } from './synthetic-cluster.js';
 import { scratchFile } from './workspace.js';
 import { readFileSync } from 'node:fs';
 
-export async function runSize(n: number, mode: Mode, tools: CTools): Promise<SizeResult> {
+/** `realistic`: the agent's API serves objects dressed as a real API server returns them. */
+export async function runSize(n: number, mode: Mode, tools: CTools, realistic: boolean): Promise<SizeResult> {
   const m = mode.endpointsPerService;
   const label = kilo(n);
   step(`${label}: generating the cluster and svcrouter's ruleset`);
   const objects = syntheticCluster(n, m);
   const manifests = writeManifests(`cluster-${n}`, objects);
   const script = await dump(`svcrouter-${n}`, [manifests]);
-  const agent = await attempt(() => runAgent(objects, n, mode, script, label));
+  const agent = await attempt(() => runAgent(objects, n, mode, script, realistic, label));
   const dataPlane = await attempt(() => runDataPlane(objects, n, mode, tools, manifests, script, label));
   const floor = await attempt(() => runFloor(script, mode, get(dataPlane)?.svcrouter.fullLoadMs ?? undefined, label));
   return {
@@ -40,23 +45,40 @@ export async function runSize(n: number, mode: Mode, tools: CTools): Promise<Siz
   };
 }
 
-async function runAgent(objects: Raw[], n: number, mode: Mode, script: string, label: string): Promise<AgentFigures> {
-  step(`${label}: agent cold start`);
-  const bed = await startAgentBed(objects);
+async function runAgent(objects: Raw[], n: number, mode: Mode, script: string, realistic: boolean, label: string): Promise<AgentFigures> {
+  step(`${label}: the agent's API${realistic ? ', objects dressed as a real one returns them' : ''}`);
+  const cluster = await startClusterBed(objects, realistic);
   try {
-    const coldStart = await attempt(() => measureColdStart(bed, mode));
-    const changes = new ClusterChanges(objects, n, mode.endpointsPerService);
-    const notStarted = { error: 'the agent did not start' };
-    const started = ok(coldStart);
-    const oneAtATime = started ? await attempt(() => measureChanges(bed, changes, mode, label)) : notStarted;
-    // Churn visits the services after the ones changed one at a time.
-    const churn = started ? await attempt(() => measureChurn(bed, changes, mode, mode.changes, label)) : notStarted;
-    const idle = started ? await attempt(() => measureIdle(bed, mode, label)) : notStarted;
-    await bed.stopAgent();
-    const nftElement = started ? await attempt(() => measureElementReference(bed.topo.nodeNs, script, mode, label)) : notStarted;
-    return { coldStart, changes: oneAtATime, churn, idle, nftElement, agentErrors: agentErrors(bed.agent.logs).slice(0, 10) };
+    const listingFloor = await attempt(() => measureListingFloor(cluster, mode, label));
+    step(`${label}: agent cold start`);
+    const bed = startAgent(cluster);
+    try {
+      const coldStart = await attempt(() => measureColdStart(bed, mode));
+      const started = ok(coldStart);
+      const notStarted = { error: 'the agent did not start' };
+      // While the agent settles (it is idle then), its parts are weighed in another process.
+      const breakdown = attempt(() => measureMemoryBreakdown(cluster, label));
+      const settled = started ? await attempt(() => measureSettled(bed, mode, label)) : notStarted;
+      const memoryBreakdown = await breakdown;
+      const changes = new ClusterChanges(objects, n, mode.endpointsPerService);
+      const oneAtATime = started ? await attempt(() => measureChanges(bed, changes, mode, label)) : notStarted;
+      // Each churn visits the services after the ones changed before it.
+      const churn: Record<string, Outcome<Churn>> = {};
+      let offset = mode.changes;
+      for (const rate of mode.churnRatesPerS) {
+        const from = offset;
+        churn[churnKey(rate)] = started ? await attempt(() => measureChurn(bed, changes, rate, mode, from, label)) : notStarted;
+        offset += rate * mode.churnSeconds;
+      }
+      const idle = started ? await attempt(() => measureIdle(bed, mode, label)) : notStarted;
+      await bed.stopAgent();
+      const nftElement = started ? await attempt(() => measureElementReference(cluster.topo.nodeNs, script, mode, label)) : notStarted;
+      return { listingFloor, coldStart, settled, memoryBreakdown, changes: oneAtATime, churn, idle, nftElement, agentWarnings: agentWarnings(bed.agent.logs).slice(0, 10) };
+    } finally {
+      await bed.destroy();
+    }
   } finally {
-    await bed.destroy();
+    await cluster.destroy();
     await sleep(mode.settleMs);
   }
 }

@@ -21,9 +21,10 @@ function node(args: string[], timeoutMs: number): void {
 
 /** Every section the JSON must hold for each size, as paths into it. */
 const SECTIONS = [
-  'ruleset', 'agent', 'agent.coldStart', 'agent.changes', 'agent.changes.endpointAdded', 'agent.changes.endpointRemoved',
-  'agent.changes.serviceAdded', 'agent.churn', 'agent.idle', 'agent.nftElement', 'dataPlane', 'dataPlane.target',
-  'dataPlane.svcrouter', 'dataPlane.kubeProxy', 'dataPlane.linear', 'floor',
+  'ruleset', 'agent', 'agent.listingFloor', 'agent.coldStart', 'agent.settled', 'agent.memoryBreakdown', 'agent.changes',
+  'agent.changes.endpointAdded', 'agent.changes.endpointRemoved', 'agent.changes.serviceAdded', 'agent.churn.20/s',
+  'agent.churn.100/s', 'agent.idle', 'agent.nftElement', 'dataPlane', 'dataPlane.target', 'dataPlane.svcrouter',
+  'dataPlane.kubeProxy', 'dataPlane.linear', 'floor',
 ];
 
 e2e('bench harness', () => {
