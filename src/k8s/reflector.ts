@@ -376,9 +376,10 @@ function retryAfterMs(res: http.IncomingMessage): number {
   return Number.isFinite(ms) && ms > 0 ? ms : 0;
 }
 
+/** Joined, not templated: the cache keeps it, and a template literal's string is a tree of pieces. */
 function keyOf(o: Obj): string {
   const m = o.metadata ?? {};
-  return m.namespace ? `${m.namespace}/${m.name}` : String(m.name);
+  return m.namespace ? [m.namespace, m.name].join('/') : String(m.name);
 }
 
 /** What a relist knows of an object that has gone: its key and last resourceVersion. */

@@ -50,8 +50,8 @@ export class StateTracker {
   private readonly ignoredLines = new Map<string, string>();
   private readonly noteLines = new Map<string, string>();
   private readonly clashIssues = new Map<string, Issue>();
-  // Which services want each frontend key; keys wanted by two or more are contested.
-  private readonly claims = new Map<string, Set<string>>();
+  // Which services want each frontend key: one (the rule, kept as a string), or a set of them when contested.
+  private readonly claims = new Map<string, string | Set<string>>();
   private readonly contested = new Set<string>();
   // What is programmed: the accepted services' ports and their merged endpoints.
   private readonly programmed = new Map<string, readonly ServicePort[]>();
@@ -231,17 +231,23 @@ export class StateTracker {
   }
 
   private claim(fk: string, service: string): void {
-    let owners = this.claims.get(fk);
-    if (!owners) this.claims.set(fk, (owners = new Set()));
+    const cur = this.claims.get(fk);
+    if (cur === undefined || cur === service) {
+      this.claims.set(fk, service);
+      return;
+    }
+    const owners = typeof cur === 'string' ? new Set([cur]) : cur;
     owners.add(service);
+    this.claims.set(fk, owners);
     this.contestMaybe(fk, owners);
   }
 
   private unclaim(fk: string, service: string): void {
-    const owners = this.claims.get(fk);
-    if (!owners?.delete(service)) return;
-    if (owners.size === 0) this.claims.delete(fk);
-    this.contestMaybe(fk, owners, true);
+    const cur = this.claims.get(fk);
+    if (cur === service) this.claims.delete(fk);
+    if (typeof cur !== 'object' || !cur.delete(service)) return;
+    if (cur.size === 1) this.claims.set(fk, cur.values().next().value!);
+    this.contestMaybe(fk, cur, true);
   }
 
   /** Whoever shares a contested key (or just stopped sharing it) may change acceptance. */
@@ -300,7 +306,7 @@ export class StateTracker {
       this.recordClash(key, entry, twice, undefined);
     }
     const group = new Set<string>();
-    if (contest) for (const fk of this.contested) for (const s of this.claims.get(fk)!) group.add(s);
+    if (contest) for (const fk of this.contested) for (const s of this.claims.get(fk) as Set<string>) group.add(s);
     const holder = new Map<string, string>();
     for (const key of [...group].sort()) {
       const entry = this.services.get(key)!;

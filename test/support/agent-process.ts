@@ -29,7 +29,8 @@ export function writeKubeconfig(server: string, token: string): string {
 }
 
 export function startAgentProcess(ns: string, args: string[], env: NodeJS.ProcessEnv = process.env): AgentProcess {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, 'dist/cli/main.js', 'run', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The bin itself, as the image runs it: its first line holds the node flags the agent runs with.
+  const child = spawn('ip', ['netns', 'exec', ns, 'dist/cli/main.js', 'run', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, any>[] = [];
   const waiters: { match: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
   let buf = '';

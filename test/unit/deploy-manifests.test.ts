@@ -121,7 +121,7 @@ describe('deploy/ manifests', () => {
 
     expect(pod.containers).toHaveLength(1);
     const c = pod.containers[0];
-    expect(c.command).toEqual(['node', '/app/dist/cli/main.js', 'run', '--config=/var/lib/svcrouter/config.conf', '--hostname-override=$(NODE_NAME)']);
+    expect(c.command).toEqual(['/app/dist/cli/main.js', 'run', '--config=/var/lib/svcrouter/config.conf', '--hostname-override=$(NODE_NAME)']);
     expect(c.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     expect(c.securityContext).toMatchObject({
       capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] },

@@ -5,7 +5,7 @@ import type { Config } from '../../config/config.js';
 import { withoutNested } from '../../state/addr.js';
 import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
-import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
+import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, SHARED_SETS, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
 import { withComment, type Chain, type NftTable } from './model.js';
 import { nodePortAddresses } from '../../policy/node-traffic.js';
 
@@ -45,10 +45,11 @@ class Recorder {
   readonly elements: [string, string, string][] = [];
   readonly sets = new Map<string, string>();
   readonly chains = new Map<string, Chain>();
-  constructor(readonly fam: FamilyNames) {}
+  /** With `declarationsOnly`, only declarations, chains and the elements of shared sets are recorded. */
+  constructor(readonly fam: FamilyNames, private readonly declarationsOnly = false) {}
 
   add(set: string, key: string, value = ''): void {
-    this.elements.push([set, key, value]);
+    if (!this.declarationsOnly || SHARED_SETS.includes(set)) this.elements.push([set, key, value]);
   }
 
   done(): Contribution {
@@ -58,7 +59,7 @@ class Recorder {
   /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that enters them. */
   group(kind: DispatchKind, key: string, eps: readonly Endpoint[], affinity: number): string {
     const chain = affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length);
-    eps.forEach((e, slot) => this.add(`${chain}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`));
+    if (!this.declarationsOnly) eps.forEach((e, slot) => this.add(`${chain}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`));
     return `goto ${chain}`;
   }
 
@@ -123,8 +124,8 @@ export function baseContribution(state: ProxyState, cfg: Config, f: Family): Con
 }
 
 /** What one service port adds to its family's table. */
-export function portContribution(p: PortPolicy): Contribution {
-  const r = new Recorder(familyNames(p.sp.family));
+export function portContribution(p: PortPolicy, declarationsOnly = false): Contribution {
+  const r = new Recorder(familyNames(p.sp.family), declarationsOnly);
   addPort(r, p);
   return r.done();
 }

@@ -43,9 +43,10 @@ export class IncrementalTables {
       this.stores.get(f)!.add(c);
       this.bases.set(f, { key, c });
     }
-    // Removals first: an address may move from one service to another in one sync.
-    for (const { before } of changes) if (before) this.stores.get(before.sp.family)!.remove(portContribution(before));
-    for (const { after } of changes) if (after) this.stores.get(after.sp.family)!.add(portContribution(after));
+    // Removals first: an address may move from one service to another in one sync. Without a
+    // plan (a whole script follows, which derives every element again) only what the store keeps is derived.
+    for (const { before } of changes) if (before) this.stores.get(before.sp.family)!.remove(portContribution(before, !wantPlan));
+    for (const { after } of changes) if (after) this.stores.get(after.sp.family)!.add(portContribution(after, !wantPlan));
     const plan = wantPlan ? FAMILIES.map((f) => this.stores.get(f)!.takePlan()).join('') : '';
     for (const store of this.stores.values()) store.recording = true;
     return plan;
