@@ -71,10 +71,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
-  const tamper = openTamperWatch(log);
+  const tamper = openTamperWatch(log, () => metrics.tamperRestores.inc());
   let verifyDue = false;
-  // The kernel differs from our own last commit with nobody else involved: said once, never restored in a loop.
-  let stuck = false;
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
   // What the kernel should hold, kept incrementally.
@@ -103,18 +101,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     if (!listed) return true;
     if (verifyDue && committed && !replaceDue && tamper) {
       verifyDue = false;
-      const found = await tamper.damage(tables.shapes()).catch((e: Error) => ({ damage: `its tables could not be read (${e.message})`, ours: false }));
-      if (found?.ours) {
-        // Nobody else has committed since our own commit: the difference is ours. Restoring would loop.
-        if (!stuck) log.error({ damage: found.damage }, 'the tables differ from what svcrouter itself committed; not restoring them (please report this)');
-        stuck = true;
-      } else if (found) {
-        replaceDue = true;
-        metrics.tamperRestores.inc();
-        log.warn({ damage: found.damage }, 'svcrouter\'s rules were changed by someone else; restoring them');
-      } else {
-        stuck = false;
-      }
+      replaceDue = await tamper.verify(tables.shapes());
     }
     const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
     reassertDue = false;
@@ -274,9 +261,9 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
 }
 
 /** The tamper watch over nf_tables netlink; without the netlink addon, the agent runs without it and says so. */
-function openTamperWatch(log: Logger): TamperWatch | undefined {
+function openTamperWatch(log: Logger, onRestore: () => void): TamperWatch | undefined {
   try {
-    return new TamperWatch(NftInspector.open(), TABLE);
+    return new TamperWatch(NftInspector.open(), TABLE, log, onRestore);
   } catch (e) {
     log.error({ err: (e as Error).message }, 'cannot watch the tables for changes by others: they are restored only by the periodic resync');
     return undefined;

@@ -5,6 +5,7 @@
 // kernel is past it does it compare the tables' shape (chains and their rule
 // counts, sets) with what it committed. Reading the generation is one small
 // netlink request; reading a shape, a few dumps without set elements.
+import type { Logger } from 'pino';
 import type { NftInspector, NftFamily, TableShape } from '../kernel/nftables/inspector.js';
 
 /** What svcrouter committed to one family's table. */
@@ -19,8 +20,36 @@ export class TamperWatch {
   private known: number | undefined;
   /** The generation our own last commit left, if that commit must have left exactly what we committed. */
   private cleanOwn: number | undefined;
+  /** The kernel differs from our own last commit with nobody else involved: said once, never restored in a loop. */
+  private stuck = false;
 
-  constructor(private readonly inspector: NftInspector, private readonly table: string) {}
+  constructor(
+    private readonly inspector: NftInspector,
+    private readonly table: string,
+    private readonly log: Logger,
+    private readonly onRestore: () => void,
+  ) {}
+
+  /**
+   * Compares the kernel with what we committed: true when someone else
+   * changed our tables and they must be rewritten whole (logged and counted).
+   */
+  async verify(expected: readonly ExpectedTable[]): Promise<boolean> {
+    const found = await this.damage(expected).catch((e: Error) => ({ damage: `its tables could not be read (${e.message})`, ours: false }));
+    if (!found) {
+      this.stuck = false;
+      return false;
+    }
+    if (found.ours) {
+      // Nobody else has committed since our own commit: the difference is ours. Restoring would loop.
+      if (!this.stuck) this.log.error({ damage: found.damage }, 'the tables differ from what svcrouter itself committed; not restoring them (please report this)');
+      this.stuck = true;
+      return false;
+    }
+    this.onRestore();
+    this.log.warn({ damage: found.damage }, 'svcrouter\'s rules were changed by someone else; restoring them');
+    return true;
+  }
 
   /** Someone else committed since the kernel was last known to hold our tables. */
   async moved(): Promise<boolean> {
@@ -33,7 +62,7 @@ export class TamperWatch {
    * is ours, not tampering); undefined when they agree (and the kernel's
    * generation is then known good: what moved it was not ours to mind).
    */
-  async damage(expected: readonly ExpectedTable[]): Promise<{ damage: string; ours: boolean } | undefined> {
+  private async damage(expected: readonly ExpectedTable[]): Promise<{ damage: string; ours: boolean } | undefined> {
     const generation = await this.inspector.generation();
     for (const want of expected) {
       const found = differ(want, await this.inspector.shape(want.family, this.table), `${want.family} ${this.table}`);
