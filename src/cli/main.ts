@@ -6,6 +6,7 @@ import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
 import { ManifestError, STDIN } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
+import { formatIpvsadm } from '../backends/ipvs/ipvsadm.js';
 import { createLogger, runUntilSignal } from './run.js';
 
 const warn = (line: string) => process.stderr.write(`${line}\n`);
@@ -13,7 +14,7 @@ const warn = (line: string) => process.stderr.write(`${line}\n`);
 function withProxyFlags(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'KubeProxyConfiguration (v1alpha1) file; its values win over flags, except --hostname-override')
-    .option('--proxy-mode <mode>', 'data plane: nftables')
+    .option('--proxy-mode <mode>', 'data plane: nftables (default) or ipvs')
     .option('--hostname-override <name>', 'this node\'s name (default: the host name)')
     .option('--node-ip <ips>', 'node IPs (comma-separated, one per family); default: the Node object\'s addresses')
     .option('--cluster-cidr <cidrs>', 'pod CIDRs, comma-separated (dual-stack)')
@@ -22,7 +23,13 @@ function withProxyFlags(cmd: Command): Command {
     .option('--pod-interface-name-prefix <prefix>', 'interface prefix for --detect-local-mode=InterfaceNamePrefix')
     .option('--nodeport-addresses <list>', 'CIDRs NodePorts answer on, or "primary" (default)')
     .option('--masquerade-all', 'SNAT all traffic sent to ClusterIPs')
-    .addOption(new Option('--iptables-masquerade-bit <bit>', 'mark bit used for masquerade (0-31)'));
+    .addOption(new Option('--iptables-masquerade-bit <bit>', 'mark bit used for masquerade (0-31)'))
+    .option('--ipvs-scheduler <name>', 'IPVS mode: scheduler of every virtual server (default rr)')
+    .option('--ipvs-tcp-timeout <duration>', 'IPVS mode: idle timeout of TCP connections (0 = the kernel\'s)')
+    .option('--ipvs-tcpfin-timeout <duration>', 'IPVS mode: timeout of TCP connections after a FIN (0 = the kernel\'s)')
+    .option('--ipvs-udp-timeout <duration>', 'IPVS mode: timeout of UDP flows (0 = the kernel\'s)')
+    .option('--ipvs-exclude-cidrs <cidrs>', 'IPVS mode: virtual servers in these CIDRs are left alone (comma-separated)')
+    .option('--ipvs-strict-arp', 'IPVS mode: set arp_ignore=1 and arp_announce=2');
 }
 
 const VERSION = `svcrouter v${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -35,14 +42,17 @@ program.command('version').description('print the version').action(() => console
 withProxyFlags(program.command('dump'))
   .description('print the nft script that would be programmed (no root needed)')
   .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input (kubectl get ... -o yaml | svcrouter dump -f -)')
-  .option('--base <paths...>', 'print the incremental transaction from these manifests\' state instead (- reads standard input)')
-  .action((opts: FlagValues & { filename: string[]; base?: string[] }) => {
+  .option('--base <paths...>', 'print the incremental transaction from these manifests\' state instead (nftables mode; - reads standard input)')
+  .option('--ipvsadm', 'IPVS mode: print only the virtual and real servers, in ipvsadm --save -n syntax')
+  .action((opts: FlagValues & { filename: string[]; base?: string[]; ipvsadm?: boolean }) => {
     if (opts.filename.includes(STDIN) && opts.base?.includes(STDIN)) throw new ManifestError('standard input can be read once: give - to -f or to --base, not both');
     const cfg = loadConfig(opts, warn);
+    if (cfg.mode === 'ipvs' && opts.base) throw new ConfigError('--base: the incremental transaction is printed in nftables mode only');
+    if (opts.ipvsadm && cfg.mode !== 'ipvs') throw new ConfigError('--ipvsadm: needs --proxy-mode ipvs');
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
     const base = opts.base ? loadCluster(opts.base, cfg) : undefined;
-    process.stdout.write(scriptFor(next, base));
+    process.stdout.write(opts.ipvsadm ? formatIpvsadm(next.ipvs!.virtualServers) : scriptFor(next, base));
   });
 
 withProxyFlags(program.command('apply'))
@@ -63,6 +73,8 @@ withProxyFlags(program.command('run'))
   .option('--sync-period <duration>', 'full resync at least this often (default 30s)')
   .option('--iptables-min-sync-period <duration>', 'kube-proxy\'s older name of --min-sync-period')
   .option('--iptables-sync-period <duration>', 'kube-proxy\'s older name of --sync-period')
+  .option('--ipvs-min-sync-period <duration>', 'IPVS mode: --min-sync-period, winning over it')
+  .option('--ipvs-sync-period <duration>', 'IPVS mode: --sync-period, winning over it')
   .option('--healthz-bind-address <host:port>', '/healthz and /livez (default 0.0.0.0:10256; "" disables)')
   .option('--metrics-bind-address <host:port>', '/metrics and /proxyMode (default 127.0.0.1:10249; "" disables)')
   .option('--cleanup', 'remove svcrouter\'s and kube-proxy\'s nftables rules, then exit (kube-proxy\'s flag)')
