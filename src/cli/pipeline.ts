@@ -14,7 +14,7 @@ import type { IpvsPlan } from '../backends/ipvs/model.js';
 
 export interface Loaded {
   readonly build: BuildResult;
-  readonly tables: readonly NftTable[];
+  readonly tables: NftTable[];
   /** IPVS mode only: the whole plan (its helper tables are `tables`). */
   readonly ipvs?: IpvsPlan;
   /** Problems of the whole input rather than of one object. */
@@ -33,7 +33,7 @@ export function clusterFrom(objects: readonly SourcedObject[], cfg: Config): Loa
   const hasNodePorts = [...build.state.servicePorts.values()].some((sp) => sp.nodePort !== 0);
   const warnings = hasNodePorts && node.addresses.ipv4.length + node.addresses.ipv6.length === 0
     ? [`node ${node.name} has no Node object with addresses: no NodePort virtual servers`] : [];
-  return { build, tables: ipvs.tables, ipvs, warnings };
+  return { build, tables: [...ipvs.tables], ipvs, warnings };
 }
 
 /** The script for `dump`: a full render, or with a base, the incremental plan (nftables mode). */

@@ -6,6 +6,9 @@ import { createTopology, ADDR, type Probe, type ProbeResult, type Topology } fro
 import { netnsExec } from './netns.js';
 import { clusterFrom, scriptFor, type Loaded } from '../../src/cli/pipeline.js';
 import { loadConfig, type FlagValues } from '../../src/config/load.js';
+import { formatIpvsadm } from '../../src/backends/ipvs/ipvsadm.js';
+import { renderTables } from '../../src/backends/nftables/render.js';
+import { DUMMY_LINK, type IpvsPlan } from '../../src/backends/ipvs/model.js';
 import { node, type Raw } from './manifests.js';
 
 export { ADDR };
@@ -26,7 +29,13 @@ export type Fam = 'v4' | 'v6';
 export const FAMS: Fam[] = ['v4', 'v6'];
 export const sliceFamily = (f: Fam) => (f === 'v4' ? 'IPv4' : 'IPv6') as 'IPv4' | 'IPv6';
 
-export const BASE_FLAGS: FlagValues = { hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16,fd00:244::/32' };
+/**
+ * The data plane the traffic suites program: nftables, or with
+ * SVCROUTER_E2E_PROXY_MODE=ipvs (test/vm/, on a kernel with IPVS) IPVS mode.
+ */
+export const PROXY_MODE = process.env.SVCROUTER_E2E_PROXY_MODE === 'ipvs' ? 'ipvs' : 'nftables';
+
+export const BASE_FLAGS: FlagValues = { hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16,fd00:244::/32', proxyMode: PROXY_MODE };
 
 export function thisNode(): Raw {
   return node('node-a', [ADDR.nodeIPv4, ADDR.nodeIPv6], 'z1', ['10.244.1.0/24', 'fd00:244:1::/64']);
@@ -67,7 +76,8 @@ export async function createBed(opts: { apiLink?: boolean } = {}): Promise<Bed> 
     compute,
     async load(objects, flags = {}) {
       const loaded = compute(objects, flags);
-      await nft(scriptFor(loaded));
+      if (loaded.ipvs) await loadIpvs(topo.nodeNs, loaded.ipvs);
+      else await nft(scriptFor(loaded));
       // Each scenario starts like a fresh node: no UDP flow of the last one may linger in conntrack.
       await netnsExec(topo.nodeNs, ['conntrack', '-F']).catch(() => {});
       return loaded;
@@ -75,6 +85,25 @@ export async function createBed(opts: { apiLink?: boolean } = {}): Promise<Bed> 
     probe: (from, probes) => topo.probe(nsOf(from), probes),
     destroy: () => topo.destroy(),
   };
+}
+
+/**
+ * IPVS mode's plan, programmed with the tools (the dump's ipvsadm syntax read by
+ * ipvsadm -R, addresses with ip, the helper tables with nft), as a node where
+ * svcrouter last programmed it. The sysctls are kube-proxy's.
+ */
+async function loadIpvs(ns: string, plan: IpvsPlan): Promise<void> {
+  await netnsExec(ns, ['bash', '-c', [
+    'modprobe ip_vs',
+    'sysctl -q -w net.ipv4.vs.conntrack=1 net.ipv4.vs.expire_nodest_conn=1 net.ipv4.vs.expire_quiescent_template=1',
+    `ip link show ${DUMMY_LINK} >/dev/null 2>&1 || ip link add ${DUMMY_LINK} type dummy`,
+    `ip addr flush dev ${DUMMY_LINK}`,
+    'ipvsadm -C',
+  ].join(' && ')]);
+  const addresses = [...plan.addresses.ipv4.map((a) => `addr add ${a}/32 dev ${DUMMY_LINK}`), ...plan.addresses.ipv6.map((a) => `addr add ${a}/128 dev ${DUMMY_LINK} nodad`)];
+  if (addresses.length > 0) await netnsExec(ns, ['ip', '-batch', '-'], addresses.join('\n') + '\n');
+  await netnsExec(ns, ['ipvsadm', '-R'], formatIpvsadm(plan.virtualServers));
+  await netnsExec(ns, ['nft', '-f', '-'], renderTables(plan.tables));
 }
 
 /** The address of a pod in a family. */

@@ -21,13 +21,16 @@ export interface RealServer {
 /** IP_VS_SVC_F_*: persistence, and for sh/mh the second scheduler flag (hash the source port too). */
 export const SERVICE_FLAGS = { persistent: 0x1, sched2: 0x10 } as const;
 
-export type VirtualServer = VirtualServerKey & {
+export interface VirtualServerSettings {
   readonly scheduler: string;
   readonly flags: number;
   /** Persistence timeout, seconds (0 without). */
   readonly timeout: number;
   /** Persistence granularity as a prefix length: one client address (32 or 128). */
   readonly netmask: number;
+}
+
+export type VirtualServer = VirtualServerKey & VirtualServerSettings & {
   /** Sorted by address and port. */
   readonly reals: readonly RealServer[];
   /** The ServicePort it serves ("ns/name:port/proto"), for people reading a dump. */
