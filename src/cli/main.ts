@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
+import type { Config } from '../config/config.js';
 import { ManifestError, STDIN } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
@@ -30,6 +31,11 @@ function withProxyFlags(cmd: Command): Command {
     .option('--ipvs-udp-timeout <duration>', 'IPVS mode: timeout of UDP flows (0 = the kernel\'s)')
     .option('--ipvs-exclude-cidrs <cidrs>', 'IPVS mode: virtual servers in these CIDRs are left alone (comma-separated)')
     .option('--ipvs-strict-arp', 'IPVS mode: set arp_ignore=1 and arp_announce=2');
+}
+
+/** Until the netlink IPVS client is in, IPVS mode can be dumped but not programmed. */
+function refuseIpvsKernel(cfg: Config): void {
+  if (cfg.mode === 'ipvs') throw new ConfigError('--proxy-mode: ipvs can be printed with dump; programming it needs the IPVS netlink client, which is not in this build yet');
 }
 
 const VERSION = `svcrouter v${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -60,6 +66,7 @@ withProxyFlags(program.command('apply'))
   .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input')
   .action(async (opts: FlagValues & { filename: string[] }) => {
     const cfg = loadConfig(opts, warn);
+    refuseIpvsKernel(cfg);
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
     await applyScript(scriptFor(next));
@@ -88,6 +95,7 @@ withProxyFlags(program.command('run'))
     for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
     if (opts.cleanup) return deleteTables(true);
     const cfg = loadConfig(opts, (w) => log.warn(w));
+    refuseIpvsKernel(cfg);
     await runUntilSignal(cfg, log);
   });
 
