@@ -9,6 +9,8 @@ import { loadConfig, type FlagValues } from '../../src/config/load.js';
 import { formatIpvsadm } from '../../src/backends/ipvs/ipvsadm.js';
 import { renderTables } from '../../src/backends/nftables/render.js';
 import { DUMMY_LINK, type IpvsPlan } from '../../src/backends/ipvs/model.js';
+import { ipvsSysctls } from '../../src/backends/ipvs/sysctls.js';
+import { release } from 'node:os';
 import { node, type Raw } from './manifests.js';
 
 export { ADDR };
@@ -90,12 +92,12 @@ export async function createBed(opts: { apiLink?: boolean } = {}): Promise<Bed> 
 /**
  * IPVS mode's plan, programmed with the tools (the dump's ipvsadm syntax read by
  * ipvsadm -R, addresses with ip, the helper tables with nft), as a node where
- * svcrouter last programmed it. The sysctls are kube-proxy's.
+ * svcrouter last programmed it, with svcrouter's sysctls.
  */
 async function loadIpvs(ns: string, plan: IpvsPlan): Promise<void> {
   await netnsExec(ns, ['bash', '-c', [
     'modprobe ip_vs',
-    'sysctl -q -w net.ipv4.vs.conntrack=1 net.ipv4.vs.expire_nodest_conn=1 net.ipv4.vs.expire_quiescent_template=1',
+    `sysctl -q -w ${ipvsSysctls(release(), loadConfig({ ...BASE_FLAGS })).map((s) => `${s.name}=${s.value}`).join(' ')}`,
     `ip link show ${DUMMY_LINK} >/dev/null 2>&1 || ip link add ${DUMMY_LINK} type dummy`,
     `ip addr flush dev ${DUMMY_LINK}`,
     'ipvsadm -C',
