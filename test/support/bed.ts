@@ -10,6 +10,8 @@ import { formatIpvsadm } from '../../src/backends/ipvs/ipvsadm.js';
 import { renderTables } from '../../src/backends/nftables/render.js';
 import { DUMMY_LINK, type IpvsPlan } from '../../src/backends/ipvs/model.js';
 import { ipvsSysctls } from '../../src/backends/ipvs/sysctls.js';
+import { desiredIpvs } from '../../src/backends/ipvs/desired.js';
+import type { HostAddresses } from '../../src/backends/ipvs/family.js';
 import { release } from 'node:os';
 import { node, type Raw } from './manifests.js';
 
@@ -77,9 +79,15 @@ export async function createBed(opts: { apiLink?: boolean } = {}): Promise<Bed> 
     nft,
     compute,
     async load(objects, flags = {}) {
-      const loaded = compute(objects, flags);
-      if (loaded.ipvs) await loadIpvs(topo.nodeNs, loaded.ipvs);
-      else await nft(scriptFor(loaded));
+      let loaded = compute(objects, flags);
+      if (loaded.ipvs) {
+        // As the agent: NodePorts on the addresses the node's links have now, not the Node object's.
+        const ipvs = desiredIpvs(loaded.build.state, loadConfig({ ...BASE_FLAGS, ...flags }), await linkAddresses(topo.nodeNs));
+        loaded = { ...loaded, ipvs, tables: [...ipvs.tables] };
+        await loadIpvs(topo.nodeNs, ipvs);
+      } else {
+        await nft(scriptFor(loaded));
+      }
       // Each scenario starts like a fresh node: no UDP flow of the last one may linger in conntrack.
       await netnsExec(topo.nodeNs, ['conntrack', '-F']).catch(() => {});
       return loaded;
@@ -106,6 +114,16 @@ async function loadIpvs(ns: string, plan: IpvsPlan): Promise<void> {
   if (addresses.length > 0) await netnsExec(ns, ['ip', '-batch', '-'], addresses.join('\n') + '\n');
   await netnsExec(ns, ['ipvsadm', '-R'], formatIpvsadm(plan.virtualServers));
   await netnsExec(ns, ['nft', '-f', '-'], renderTables(plan.tables));
+}
+
+/** Addresses of the node's links but the dummy one, per family. */
+async function linkAddresses(ns: string): Promise<HostAddresses> {
+  const links = JSON.parse(await netnsExec(ns, ['ip', '-j', 'addr', 'show'])) as { ifname: string; addr_info: { family: string; local: string }[] }[];
+  const out = { ipv4: [] as string[], ipv6: [] as string[] };
+  for (const l of links.filter((x) => x.ifname !== DUMMY_LINK)) {
+    for (const a of l.addr_info) (a.family === 'inet' ? out.ipv4 : out.ipv6).push(a.local);
+  }
+  return out;
 }
 
 /** The address of a pod in a family. */

@@ -6,27 +6,40 @@
 import type { Config } from '../../config/config.js';
 import { isUsableFwmark } from './helper-layout.js';
 
-const SPACE = 0x8000;
+/** Marks are 15-bit values; the masquerade bit, when it is among those bits, is never set. */
+const BITS = 15;
 
 export class FwmarkAllocator {
   private readonly byId = new Map<string, number>();
   private readonly used = new Set<number>();
+  private readonly bit: number;
+  private readonly size: number;
 
-  constructor(private readonly cfg: Config) {}
+  constructor(private readonly cfg: Config) {
+    this.bit = cfg.masqueradeBit;
+    this.size = 2 ** (this.bit < BITS ? BITS - 1 : BITS);
+  }
 
   /** The mark of `id`, given now if it has none. */
   acquire(id: string): number {
     const had = this.byId.get(id);
     if (had !== undefined) return had;
-    const start = fnv1a(id) % SPACE;
-    for (let i = 0; i < SPACE; i++) {
-      const n = (start + i) % SPACE;
+    const start = fnv1a(id) % this.size;
+    for (let i = 0; i < this.size; i++) {
+      const n = this.markAt((start + i) % this.size);
       if (!isUsableFwmark(n, this.cfg) || this.used.has(n)) continue;
       this.byId.set(id, n);
       this.used.add(n);
       return n;
     }
     throw new Error('no firewall mark left for another short-circuit virtual server');
+  }
+
+  /** The index-th usable value: `index` with a zero bit inserted at the masquerade bit. */
+  private markAt(index: number): number {
+    if (this.bit >= BITS) return index;
+    const low = index % 2 ** this.bit;
+    return (index - low) * 2 + low;
   }
 
   release(id: string): void {
