@@ -6,6 +6,7 @@ import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
 import type { Config } from '../config/config.js';
 import { ManifestError, STDIN } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
+import { deleteKubeProxyIptables } from '../kernel/kube-proxy-ipvs.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
 import { formatIpvsadm } from '../backends/ipvs/ipvsadm.js';
 import { createLogger, runUntilSignal } from './run.js';
@@ -31,6 +32,12 @@ function withProxyFlags(cmd: Command): Command {
     .option('--ipvs-udp-timeout <duration>', 'IPVS mode: timeout of UDP flows (0 = the kernel\'s)')
     .option('--ipvs-exclude-cidrs <cidrs>', 'IPVS mode: virtual servers in these CIDRs are left alone (comma-separated)')
     .option('--ipvs-strict-arp', 'IPVS mode: set arp_ignore=1 and arp_announce=2');
+}
+
+/** svcrouter's tables; with kubeProxy, what kube-proxy's modes leave behind as well. */
+async function cleanup(kubeProxy: boolean): Promise<void> {
+  await deleteTables(kubeProxy);
+  if (kubeProxy) await deleteKubeProxyIptables();
 }
 
 /** Until the netlink IPVS client is in, IPVS mode can be dumped but not programmed. */
@@ -84,7 +91,7 @@ withProxyFlags(program.command('run'))
   .option('--ipvs-sync-period <duration>', 'IPVS mode: --sync-period, winning over it')
   .option('--healthz-bind-address <host:port>', '/healthz and /livez (default 0.0.0.0:10256; "" disables)')
   .option('--metrics-bind-address <host:port>', '/metrics and /proxyMode (default 127.0.0.1:10249; "" disables)')
-  .option('--cleanup', 'remove svcrouter\'s and kube-proxy\'s nftables rules, then exit (kube-proxy\'s flag)')
+  .option('--cleanup', 'remove svcrouter\'s and kube-proxy\'s rules, then exit (kube-proxy\'s flag)')
   .option('--v <level>', 'log verbosity, as kube-proxy (0-2 info, 4+ debug)')
   .option('--log-level <level>', 'trace, debug, info, warn or error')
   .allowUnknownOption()
@@ -93,7 +100,7 @@ withProxyFlags(program.command('run'))
     const log = createLogger(opts.logLevel ?? (Number(opts.v ?? 0) >= 4 ? 'debug' : 'info'));
     // Existing kube-proxy DaemonSets must start unchanged: flags that do not apply are warned about, not fatal.
     for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
-    if (opts.cleanup) return deleteTables(true);
+    if (opts.cleanup) return cleanup(true);
     const cfg = loadConfig(opts, (w) => log.warn(w));
     refuseIpvsKernel(cfg);
     await runUntilSignal(cfg, log);
@@ -101,9 +108,9 @@ withProxyFlags(program.command('run'))
 
 program.command('cleanup')
   .description('remove everything svcrouter programmed')
-  .option('--kube-proxy', 'also remove kube-proxy\'s nftables tables')
+  .option('--kube-proxy', 'also remove kube-proxy\'s state: its nftables tables, its IPVS mode\'s iptables chains and ipsets')
   .action(async (opts: { kubeProxy?: boolean }) => {
-    await deleteTables(opts.kubeProxy === true);
+    await cleanup(opts.kubeProxy === true);
   });
 
 try {

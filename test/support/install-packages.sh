@@ -11,6 +11,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v nstat >/dev/null || need+=(iproute2)
 [[ -f /usr/include/nftables/libnftables.h ]] || need+=(libnftables-dev) # svcrouter's kernel writer builds against it
+command -v iptables-nft-restore >/dev/null || need+=(iptables) # kube-proxy's leftovers, for cleanup --kube-proxy
+command -v ipset >/dev/null || need+=(ipset)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 echo "installing ${need[*]} for the kernel tests" >&2
 apt-get update -qq
