@@ -11,14 +11,18 @@ import type { ProxyState } from '../state/types.js';
 import { PolicyTable, type PolicyChange, type PortPolicy } from '../policy/port-policy.js';
 import { staleUdpFlows } from '../policy/stale-flows.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
-import { renderReassert, renderTables } from '../backends/nftables/render.js';
-import { applyScript } from '../kernel/nft.js';
+import { applyScript, type Applied } from '../kernel/nft.js';
+import { NftInspector } from '../kernel/nftables/inspector.js';
+import { TABLE } from '../backends/nftables/model.js';
+import { TamperWatch } from './tamper-watch.js';
+import type { RenderMode } from '../backends/nftables/render.js';
 import { deleteFlows } from '../kernel/conntrack.js';
 import { formatIssue, type Issue } from '../state/issues.js';
 import { SyncScheduler } from './scheduler.js';
 import { ProxyHealth, nodeEligible, startProxyHealthServer } from './proxy-health.js';
 import { ServiceHealthServers } from './service-health.js';
 import { createMetrics, issueCategory, startMetricsServer } from './metrics.js';
+import { ProgrammedView, traceHandler } from './trace-endpoint.js';
 
 export interface AgentOptions {
   readonly cfg: Config;
@@ -51,11 +55,15 @@ const MAX_PENDING_TRIGGERS = 10_000;
 /** While the first lists cannot be had, the agent says so again this often. */
 const WAITING_REMINDER_MS = 60_000;
 
+/** How often the kernel's ruleset generation is read, to notice someone else changing the tables (at most every --sync-period). */
+const TAMPER_CHECK_MS = 1000;
+
 export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent> {
   const metrics = createMetrics();
   const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
   const closers: (() => Promise<void>)[] = [];
-  if (cfg.metricsBindAddress) closers.push((await startMetricsServer(cfg.metricsBindAddress, metrics, cfg.mode)).close);
+  const programmed = new ProgrammedView();
+  if (cfg.metricsBindAddress) closers.push((await startMetricsServer(cfg.metricsBindAddress, metrics, cfg.mode, { '/trace': traceHandler(programmed, cfg) })).close);
   if (cfg.healthzBindAddress) {
     const server = await startProxyHealthServer(cfg.healthzBindAddress, health, (path, code) =>
       (path === '/healthz' ? metrics.healthzTotal : metrics.livezTotal).inc({ code: String(code) }));
@@ -63,6 +71,10 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
+  const tamper = openTamperWatch(log);
+  let verifyDue = false;
+  // The kernel differs from our own last commit with nobody else involved: said once, never restored in a loop.
+  let stuck = false;
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
   // What the kernel should hold, kept incrementally.
@@ -77,6 +89,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const triggerTimes: number[] = [];
   let seenIssues = new Set<string>();
   let issuesSeen = -1;
+  let issues: readonly Issue[] = [];
   let seenNotes = new Set<string>();
   let notesSeen = -1;
   let resolveFirst!: () => void;
@@ -88,17 +101,32 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // Whatever asked (the periodic resync, a retry, a signal), a view not fully seen is never
     // committed: until then the kernel keeps what a previous run left, untouched.
     if (!listed) return true;
+    if (verifyDue && committed && !replaceDue && tamper) {
+      verifyDue = false;
+      const found = await tamper.damage(tables.shapes()).catch((e: Error) => ({ damage: `its tables could not be read (${e.message})`, ours: false }));
+      if (found?.ours) {
+        // Nobody else has committed since our own commit: the difference is ours. Restoring would loop.
+        if (!stuck) log.error({ damage: found.damage }, 'the tables differ from what svcrouter itself committed; not restoring them (please report this)');
+        stuck = true;
+      } else if (found) {
+        replaceDue = true;
+        metrics.tamperRestores.inc();
+        log.warn({ damage: found.damage }, 'svcrouter\'s rules were changed by someone else; restoring them');
+      } else {
+        stuck = false;
+      }
+    }
     const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
     reassertDue = false;
     const started = performance.now();
     const full = mode !== 'plan';
     const resourceVersion = lastResourceVersion;
-    let script: string;
+    let applied: Applied;
     const ms: Record<'computeMs' | 'renderMs' | 'commitMs', number> = { computeMs: 0, renderMs: 0, commitMs: 0 };
     try {
       const changes = tracker.takeChanges();
       const state = tracker.state();
-      if (tracker.issuesVersion !== issuesSeen) countIssues(tracker.issues());
+      if (tracker.issuesVersion !== issuesSeen) countIssues((issues = tracker.issues()));
       issuesSeen = tracker.issuesVersion;
       if (tracker.notesVersion !== notesSeen) {
         seenNotes = onlyNew(tracker.notes(), seenNotes, (line) => log.warn(`object programmed as kube-proxy reads it: ${line}`));
@@ -107,20 +135,26 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       const decided = policies.update(state, changes.ports);
       for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
       if (mode === 'replace') tables.reset();
-      const applied = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
+      const applying = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
       // A reassert of rules only writes no element: this sync's own changes go with it, as a plan.
       const scope = mode === 'reassert' ? reassertScope(state) : 'everything';
-      const plan = tables.update(state, cfg, applied, changes.base, mode === 'plan' || scope === 'rules');
+      const plan = tables.update(state, cfg, applying, changes.base, mode === 'plan' || scope === 'rules');
       const computed = performance.now();
-      script = mode === 'replace' ? renderTables(tables.tables())
-        : mode === 'plan' ? plan
-        : scope === 'rules' ? plan + renderReassert(tables.tables(), 'rules')
-        : renderReassert(tables.tables());
-      const rendered = performance.now();
-      await applyScript(script);
-      Object.assign(ms, { computeMs: computed - started, renderMs: rendered - computed, commitMs: performance.now() - rendered });
+      // Full scripts are written as they are generated (never held whole): their rendering is timed as it happens.
+      const rendering = { ms: 0 };
+      const whole = (m: RenderMode) => timed(tables.script(() => policies.all(), m), rendering);
+      const script = mode === 'plan' ? plan
+        : mode === 'replace' ? whole('replace')
+        : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')]
+        : whole('reassert');
+      const before = await tamper?.beforeCommit().catch(() => undefined);
+      applied = await applyScript(script);
+      if (before !== undefined) await tamper?.afterCommit(before, applied.operations > 0, mode === 'replace').catch(() => tamper.forget());
+      programmed.commit(uncommitted.values(), state, issues);
+      Object.assign(ms, { computeMs: computed - started, renderMs: rendering.ms, commitMs: performance.now() - computed - rendering.ms });
     } catch (e) {
       replaceDue = true; // the kernel may differ from what we believe: take it over whole
+      tamper?.forget();
       metrics.syncFailures.inc();
       metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'failure' });
       log.error({ err: (e as Error).message, mode }, 'sync failed; a full resync follows');
@@ -133,13 +167,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     uncommitted = new Map();
     committed = true;
     replaceDue = false;
-    recordSuccess(seconds, full, script);
+    recordSuccess(seconds, full, applied);
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
     await serviceHealth.sync(healthTargets(policies.withHealthCheck()));
     const round = (x: number) => Number(x.toFixed(2));
     log.info({
       mode, seconds: Number(seconds.toFixed(4)), computeMs: round(ms.computeMs), renderMs: round(ms.renderMs), commitMs: round(ms.commitMs),
-      bytes: script.length, operations: countOps(script), servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
+      bytes: applied.bytes, operations: applied.operations, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
     return true;
@@ -188,8 +222,17 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     reassertDue = true;
     scheduler.request();
   }, cfg.syncPeriodMs);
+  // Someone else committed to nftables since our tables were last known good: see whether they were touched.
+  const tamperCheck = tamper && setInterval(() => {
+    if (!committed || verifyDue) return;
+    tamper.moved().then((moved) => {
+      if (!moved) return;
+      verifyDue = true;
+      scheduler.request();
+    }, (e: Error) => log.debug({ err: e.message }, 'cannot read the nftables generation'));
+  }, Math.min(TAMPER_CHECK_MS, cfg.syncPeriodMs));
 
-  function recordSuccess(seconds: number, full: boolean, script: string): void {
+  function recordSuccess(seconds: number, full: boolean, applied: Applied): void {
     metrics.endpointChangesPending.set(0);
     metrics.serviceChangesPending.set(0);
     const noLocal = policies.noLocalEndpoints();
@@ -198,8 +241,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     (full ? metrics.syncFullDuration : metrics.syncPartialDuration).observe(seconds);
     metrics.syncDuration.observe(seconds);
     metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'success' });
-    metrics.transactionBytes.observe(script.length);
-    metrics.transactionOperations.observe(countOps(script));
+    metrics.transactionBytes.observe(applied.bytes);
+    metrics.transactionOperations.observe(applied.operations);
     metrics.lastSyncTimestamp.setToCurrentTime();
     const now = Date.now();
     for (const t of triggerTimes.splice(0)) metrics.networkProgrammingDuration.observe(Math.max(0, now - t) / 1000);
@@ -220,6 +263,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     firstSync,
     async stop() {
       clearInterval(resync);
+      clearInterval(tamperCheck);
       waiting.done();
       await informers.stop();
       await scheduler.stop();
@@ -227,6 +271,16 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       for (const close of closers) await close();
     },
   };
+}
+
+/** The tamper watch over nf_tables netlink; without the netlink addon, the agent runs without it and says so. */
+function openTamperWatch(log: Logger): TamperWatch | undefined {
+  try {
+    return new TamperWatch(NftInspector.open(), TABLE);
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'cannot watch the tables for changes by others: they are restored only by the periodic resync');
+    return undefined;
+  }
 }
 
 /**
@@ -266,10 +320,20 @@ function reassertScope(state: ProxyState): 'everything' | 'rules' {
   return endpoints > LARGE_CLUSTER_ENDPOINTS ? 'rules' : 'everything';
 }
 
-function countOps(script: string): number {
-  let n = 0;
-  for (let i = script.indexOf('\n'); i >= 0; i = script.indexOf('\n', i + 1)) n++;
-  return n;
+/** The lines of a script text. */
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+/** Passes `gen` through, adding the time spent generating it to `into.ms`. */
+function* timed(gen: Iterator<string>, into: { ms: number }): Generator<string> {
+  for (;;) {
+    const t = performance.now();
+    const r = gen.next();
+    into.ms += performance.now() - t;
+    if (r.done) return;
+    yield r.value;
+  }
 }
 
 function healthTargets(policies: Iterable<PortPolicy>) {

@@ -2,7 +2,7 @@
 // (pkg/proxy/metrics/metrics.go) where the meaning is the same, so existing
 // dashboards, alerts and the SIG-scalability network-programming SLI query
 // work unchanged; svcrouter_* for what kube-proxy has no name for.
-import type { ServerResponse } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { serveHttp, type HttpEndpoint } from './http.js';
 
@@ -61,6 +61,7 @@ export function createMetrics() {
       labelNames: ['kind', 'reason'] as const, registers,
     }),
     informerRelists: new Counter({ name: 'svcrouter_informer_relists_total', help: 'Full LIST calls by an informer after its watch could not resume', labelNames: ['resource'] as const, registers }),
+    tamperRestores: new Counter({ name: 'svcrouter_tamper_restores_total', help: 'Times svcrouter\'s tables were found changed by someone else and restored', registers }),
     apiErrors: new Counter({
       name: 'svcrouter_api_errors_total', help: 'Failed API lists and watches, retried with backoff, by resource and reason (http_429, http_5xx, http_4xx, gone, malformed, timeout, connection)',
       labelNames: ['resource', 'reason'] as const, registers,
@@ -92,13 +93,14 @@ export function issueCategory(field: string, reason: string): IssueCategory {
   return 'other';
 }
 
-/** /metrics, /proxyMode (plain text, no newline, as kube-proxy) and component-base's "/healthz" -> "ok". */
-export function startMetricsServer(bindAddress: string, metrics: Pick<Metrics, 'registry'>, proxyMode: string): Promise<HttpEndpoint> {
+/** /metrics, /proxyMode (plain text, no newline, as kube-proxy), component-base's "/healthz" -> "ok", and `routes`. */
+export function startMetricsServer(bindAddress: string, metrics: Pick<Metrics, 'registry'>, proxyMode: string, routes: Record<string, RequestListener> = {}): Promise<HttpEndpoint> {
   const text = (body: string) => (_req: unknown, res: ServerResponse) => {
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
     res.end(body);
   };
   return serveHttp(bindAddress, {
+    ...routes,
     '/metrics': (_req, res) => {
       metrics.registry.metrics().then(
         (body) => { res.writeHead(200, { 'Content-Type': metrics.registry.contentType }); res.end(body); },

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// svcrouter's command line: dump, apply, cleanup. Thin: all logic lives below.
+// svcrouter's command line: dump, trace, apply, cleanup, run. Thin: all logic
+// lives below. The API client is loaded for `run` only: other commands start fast.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
@@ -9,7 +10,8 @@ import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
 import { deleteKubeProxyIptables } from '../kernel/kube-proxy-ipvs.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
 import { formatIpvsadm } from '../backends/ipvs/ipvsadm.js';
-import { createLogger, runUntilSignal } from './run.js';
+import { AgentError, DEFAULT_AGENT, trace, type TraceOptions } from './trace.js';
+import { FlowError } from '../trace/flow.js';
 
 const warn = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -68,6 +70,21 @@ withProxyFlags(program.command('dump'))
     process.stdout.write(opts.ipvsadm ? formatIpvsadm(next.ipvs!.virtualServers) : scriptFor(next, base));
   });
 
+withProxyFlags(program.command('trace'))
+  .description('where a new connection from --from to --to goes on this node, and why (from manifests, or the running agent)')
+  .requiredOption('--from <ip>', 'the client\'s address')
+  .requiredOption('--to <ip:port>', 'the destination, IP:PORT or [IPv6]:PORT')
+  .option('--protocol <protocol>', 'tcp (default), udp or sctp')
+  .option('--from-node', 'the packet is sent by the node itself (else it arrives from a pod or another host)')
+  .option('--in-interface <name>', 'the interface it arrives on (read by --detect-local-mode BridgeInterface and InterfaceNamePrefix)')
+  .option('-o, --output <format>', 'json: one object (verdict, endpoints, masquerade, service, reason, ...)')
+  .option('-f, --filename <paths...>', 'trace through these manifests, as dump reads them (- reads standard input); else ask the agent')
+  .option('--node-addresses <ips>', 'with -f: the node\'s own addresses, comma-separated (default: its Node object\'s, or --node-ip)')
+  .option('--agent <host:port>', `without -f: the agent's metrics listener, where it answers /trace (default ${DEFAULT_AGENT})`)
+  .action(async (opts: TraceOptions) => {
+    process.stdout.write(await trace(opts, warn));
+  });
+
 withProxyFlags(program.command('apply'))
   .description('program the kernel once from manifests, then exit')
   .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input')
@@ -97,6 +114,7 @@ withProxyFlags(program.command('run'))
   .allowUnknownOption()
   .allowExcessArguments()
   .action(async (opts: FlagValues & { cleanup?: boolean; v?: string; logLevel?: string }, cmd: Command) => {
+    const { createLogger, runUntilSignal } = await import('./run.js');
     const log = createLogger(opts.logLevel ?? (Number(opts.v ?? 0) >= 4 ? 'debug' : 'info'));
     // Existing kube-proxy DaemonSets must start unchanged: flags that do not apply are warned about, not fatal.
     for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
@@ -116,7 +134,7 @@ program.command('cleanup')
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof ConfigError || e instanceof ManifestError || e instanceof NftError) {
+  if (e instanceof ConfigError || e instanceof ManifestError || e instanceof NftError || e instanceof FlowError || e instanceof AgentError) {
     warn(`svcrouter: ${e.message}`);
     process.exit(1);
   }

@@ -1,5 +1,6 @@
-// Manifests -> state -> tables (and in IPVS mode, virtual servers) -> script:
-// the whole pure core in one call.
+// Manifests -> state -> decisions -> tables (and in IPVS mode, virtual
+// servers) -> script, or the trace of a flow through those decisions: the
+// whole pure core in one call.
 import { buildState, type BuildResult, type SourcedObject } from '../state/build.js';
 import { loadManifests } from '../manifests/load.js';
 import { desiredTables } from '../backends/nftables/desired.js';
@@ -8,12 +9,20 @@ import { planTables } from '../backends/nftables/plan.js';
 import { desiredIpvs } from '../backends/ipvs/desired.js';
 import { renderIpvsPlan } from '../backends/ipvs/render.js';
 import { formatIssue } from '../state/issues.js';
+import { decideAll, type PortPolicy } from '../policy/port-policy.js';
+import { ownAddresses, traceFlow, type TraceReport } from '../trace/trace.js';
+import type { Flow } from '../trace/flow.js';
 import type { Config } from '../config/config.js';
 import type { NftTable } from '../backends/nftables/model.js';
 import type { IpvsPlan } from '../backends/ipvs/model.js';
 
-export interface Loaded {
+export interface Decided {
   readonly build: BuildResult;
+  readonly cfg: Config;
+  readonly policies: readonly PortPolicy[];
+}
+
+export interface Loaded extends Decided {
   readonly tables: NftTable[];
   /** IPVS mode only: the whole plan (its helper tables are `tables`). */
   readonly ipvs?: IpvsPlan;
@@ -25,15 +34,30 @@ export function loadCluster(paths: readonly string[], cfg: Config): Loaded {
   return clusterFrom(loadManifests(paths), cfg);
 }
 
-export function clusterFrom(objects: readonly SourcedObject[], cfg: Config): Loaded {
+export function decideCluster(objects: readonly SourcedObject[], cfg: Config): Decided {
   const build = buildState(objects, { nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
-  if (cfg.mode === 'nftables') return { build, tables: desiredTables(build.state, cfg), warnings: [] };
-  const ipvs = desiredIpvs(build.state, cfg);
-  const { node } = build.state;
-  const hasNodePorts = [...build.state.servicePorts.values()].some((sp) => sp.nodePort !== 0);
-  const warnings = hasNodePorts && node.addresses.ipv4.length + node.addresses.ipv6.length === 0
-    ? [`node ${node.name} has no Node object with addresses: no NodePort virtual servers`] : [];
-  return { build, tables: [...ipvs.tables], ipvs, warnings };
+  return { build, cfg, policies: decideAll(build.state) };
+}
+
+export function clusterFrom(objects: readonly SourcedObject[], cfg: Config): Loaded {
+  const d = decideCluster(objects, cfg);
+  if (cfg.mode === 'nftables') return { ...d, tables: desiredTables(d.build.state, cfg, d.policies), warnings: [] };
+  const { state } = d.build;
+  const ipvs = desiredIpvs(state, cfg, state.node.addresses, d.policies);
+  const hasNodePorts = [...state.servicePorts.values()].some((sp) => sp.nodePort !== 0);
+  const warnings = hasNodePorts && state.node.addresses.ipv4.length + state.node.addresses.ipv6.length === 0
+    ? [`node ${state.node.name} has no Node object with addresses: no NodePort virtual servers`] : [];
+  return { ...d, tables: [...ipvs.tables], ipvs, warnings };
+}
+
+/**
+ * A flow through what these decisions program. Away from the node, its own
+ * addresses are the ones given, else the Node object's (or --node-ip).
+ */
+export function traceDecided(d: Decided, flow: Flow, nodeAddresses?: readonly string[]): TraceReport {
+  const { state, issues } = d.build;
+  const view = { node: state.node, serviceCIDRs: state.serviceCIDRs, policies: d.policies, issues };
+  return traceFlow(view, d.cfg, flow, ownAddresses(nodeAddresses ?? [...state.node.ips.ipv4, ...state.node.ips.ipv6]));
 }
 
 /** The script for `dump`: a full render, or with a base, the incremental plan (nftables mode). */
@@ -45,7 +69,7 @@ export function scriptFor(next: Loaded, base?: Loaded): string {
   return base ? planTables(base.tables, next.tables) : renderTables(next.tables);
 }
 
-export function reportProblems(l: Loaded, log: (line: string) => void): void {
-  for (const line of [...l.build.ignored, ...l.build.notes, ...l.warnings]) log(`warning: ${line}`);
+export function reportProblems(l: Decided & { readonly warnings?: readonly string[] }, log: (line: string) => void): void {
+  for (const line of [...l.build.ignored, ...l.build.notes, ...(l.warnings ?? [])]) log(`warning: ${line}`);
   for (const i of l.build.issues) log(`error: ${formatIssue(i)} (skipped)`);
 }

@@ -266,8 +266,11 @@ function cidrList(items: unknown[], field: string, bad: Bad, hint = ''): Cidr[] 
   });
 }
 
+/** A Linux interface name (IFNAMSIZ), in the characters that are safe in an nft rule. */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.@-]{1,15}$/;
+
 function ifname(v: string, field: string, bad: Bad): string {
-  if (v !== '' && !/^[A-Za-z0-9_.@-]{1,15}$/.test(v)) throw bad(field, `${JSON.stringify(v)} is not an interface name`);
+  if (v !== '' && !INTERFACE_NAME.test(v)) throw bad(field, `${JSON.stringify(v)} is not an interface name`);
   return v;
 }
 

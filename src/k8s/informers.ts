@@ -7,6 +7,17 @@ import { Reflector, type FailureReason, type Obj, type ReflectorOptions } from '
 
 export const PROXY_LABEL_SELECTOR = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
 
+/**
+ * Keys of these four kinds whose values svcrouter never reads, and which make
+ * up most of a real object's bytes: cut out of listed objects before parsing.
+ * A key is listed only if it means nothing svcrouter reads in any of the kinds.
+ */
+const IGNORED_KEYS: ReadonlySet<string> = new Set([
+  'managedFields', 'ownerReferences', 'kubectl.kubernetes.io/last-applied-configuration', // metadata
+  'targetRef', // EndpointSlice endpoints
+  'images', 'nodeInfo', 'volumesAttached', 'volumesInUse', // Node status
+]);
+
 export interface Informers {
   /** Resolves when every watch has completed its first list. */
   readonly synced: Promise<void>;
@@ -44,6 +55,7 @@ export function startInformers(kc: KubeConfig, nodeName: string, hooks: Informer
       ...(resource === 'services' || resource === 'endpointslices' ? { labelSelector: PROXY_LABEL_SELECTOR } : {}),
       // Clusters before 1.33 (or with the API off) do not serve ServiceCIDRs.
       optional: resource === 'servicecidrs',
+      ignoredKeys: IGNORED_KEYS,
       typed: (o) => Object.assign(o, { apiVersion: r.apiVersion, kind: r.kind }),
       onEvent: (type, obj) => hooks.onChange(resource, type, obj),
       log: hooks.log,

@@ -10,6 +10,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ListFormatError, ListScanner } from './list-scanner.js';
 
 export type Obj = Record<string, any>;
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -35,6 +36,8 @@ export interface ReflectorOptions {
   readonly onError?: (reason: FailureReason, error: Error) => void;
   /** How often a failure episode that goes on is logged again (default 5 minutes). */
   readonly remindEveryMs?: number;
+  /** Keys whose pairs are cut out of listed objects before they are parsed: fields the caller never reads. */
+  readonly ignoredKeys?: ReadonlySet<string>;
   /** The API may not serve this resource (404): then it counts as synced and empty, and is looked for again later. */
   readonly optional?: boolean;
 }
@@ -50,6 +53,7 @@ class MalformedError extends Error {}
 
 export type FailureReason = 'http_429' | 'http_5xx' | 'http_4xx' | 'gone' | 'malformed' | 'timeout' | 'connection';
 
+const NO_KEYS: ReadonlySet<string> = new Set();
 const GONE = 410;
 const NOT_FOUND = 404;
 /** A Retry-After longer than this is not waited out in full: the API may well be back sooner. */
@@ -171,8 +175,9 @@ export class Reflector {
 
   /**
    * A full, paginated list; then the cache is exactly that list, with events
-   * only for differences. Each page is delivered as it arrives, so a large
-   * list is never held whole; what it lacks is deleted at the end.
+   * only for differences. Each object is delivered as soon as its bytes have
+   * arrived (list-scanner.ts), so no page is ever held whole; what the list
+   * lacks is deleted at the end.
    */
   private async list(): Promise<void> {
     const seen = new Set<string>();
@@ -180,18 +185,16 @@ export class Reflector {
     let rv = '';
     do {
       const q = this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
-      const body = parseJson(await this.get(q), `list ${this.opts.path}`) as { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown };
-      if (!Array.isArray(body.items ?? [])) throw new MalformedError(`list ${this.opts.path}: items is not a list`);
-      for (const item of (body.items ?? []) as unknown[]) {
+      const metadata = await this.listPage(q, (item) => {
         const o = this.typed(checkObject(item, `list ${this.opts.path}`));
         const k = keyOf(o);
         seen.add(k);
         const old = this.cache.get(k);
         if (old === undefined) this.apply('ADDED', o);
         else if (old !== rvOf(o)) this.apply('MODIFIED', o);
-      }
-      cont = body.metadata?.continue ?? '';
-      rv = body.metadata?.resourceVersion ?? rv;
+      }) as { resourceVersion?: string; continue?: string };
+      cont = metadata.continue ?? '';
+      rv = metadata.resourceVersion ?? rv;
     } while (cont !== '');
     if (this.hasSyncedOnce) this.opts.onRelist?.();
     for (const [k, oldRv] of this.cache) if (!seen.has(k)) this.apply('DELETED', this.typed(stub(k, oldRv)));
@@ -298,13 +301,19 @@ export class Reflector {
     return q;
   }
 
-  private async get(q: URLSearchParams): Promise<string> {
+  /** One page of a list: each item to `onItem` as it arrives; resolves with the list's metadata. */
+  private async listPage(q: URLSearchParams, onItem: (item: Obj) => void): Promise<Record<string, unknown>> {
     const res = await this.request(q);
     // A list that stops sending must not hold up the first sync forever.
     res.setTimeout(this.opts.idleTimeoutMs ?? 90_000, () => res.destroy(new StallError(`list ${this.opts.path}: no data for a while`)));
-    const body = await readAll(res);
-    if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `list ${this.opts.path}: HTTP ${res.statusCode} ${body.slice(0, 300)}`, retryAfterMs(res));
-    return body;
+    if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `list ${this.opts.path}: HTTP ${res.statusCode} ${(await readAll(res)).slice(0, 300)}`, retryAfterMs(res));
+    const scanner = new ListScanner(onItem, this.opts.ignoredKeys ?? NO_KEYS);
+    try {
+      for await (const chunk of res) scanner.push(chunk as Buffer);
+      return scanner.end();
+    } catch (e) {
+      throw e instanceof ListFormatError ? new MalformedError(`list ${this.opts.path}: ${e.message}`) : e;
+    }
   }
 
   private async request(q: URLSearchParams): Promise<http.IncomingMessage> {

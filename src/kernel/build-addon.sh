@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Builds dist/kernel/libnftables.node, the in-process nft writer (see
-# libnftables-addon.c). Needs a C compiler, Node's headers and Debian's
-# libnftables-dev. With --if-possible a missing header is a notice, not a
-# failure: `svcrouter dump` needs no kernel, so `npm ci` must not fail for it.
+# Builds the N-API addons into dist/kernel/:
+#   netlink.node      a netlink socket for the IPVS and link clients
+#                     (netlink-addon.c); needs a C compiler and Node's headers
+#   libnftables.node  the in-process nft writer (libnftables-addon.c); needs
+#                     Debian's libnftables-dev as well
+# With --if-possible a missing prerequisite is a notice, not a failure:
+# `svcrouter dump` needs no kernel, so `npm ci` must not fail for it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [[ ! -f /usr/include/nftables/libnftables.h ]]; then
-  msg="libnftables-dev is not installed: svcrouter run/apply/cleanup need it (apt-get install libnftables-dev, then npm run build)"
-  [[ "${1:-}" == "--if-possible" ]] && { echo "note: $msg" >&2; exit 0; }
-  echo "error: $msg" >&2
+
+missing() {
+  [[ "${1:-}" == "--if-possible" ]] && { echo "note: $2" >&2; exit 0; }
+  echo "error: $2" >&2
   exit 1
-fi
+}
+
 inc=$(node -p "require('node:path').resolve(process.execPath, '../../include/node')")
+if ! command -v cc >/dev/null || [[ ! -f "$inc/node_api.h" ]]; then
+  missing "${1:-}" "a C compiler and Node's headers ($inc) are needed for svcrouter's kernel addons (apt-get install gcc libc6-dev, then npm run build)"
+fi
 mkdir -p dist/kernel
-cc -O2 -Wall -Wextra -Werror -shared -fPIC -I"$inc" src/kernel/libnftables-addon.c -lnftables -o dist/kernel/libnftables.node
+cflags=(-O2 -Wall -Wextra -Werror -shared -fPIC -I"$inc")
+cc "${cflags[@]}" src/kernel/netlink-addon.c -o dist/kernel/netlink.node
+
+if [[ ! -f /usr/include/nftables/libnftables.h ]]; then
+  missing "${1:-}" "libnftables-dev is not installed: svcrouter run/apply/cleanup need it (apt-get install libnftables-dev, then npm run build)"
+fi
+cc "${cflags[@]}" src/kernel/libnftables-addon.c -lnftables -o dist/kernel/libnftables.node

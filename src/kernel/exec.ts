@@ -1,5 +1,7 @@
 // Runs one kernel tool (nft, conntrack) to completion: stdin in, exit code and output back.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 
 export interface Outcome {
   readonly code: number | null;
@@ -7,7 +9,8 @@ export interface Outcome {
   readonly stderr: string;
 }
 
-export function execTool(cmd: string, args: readonly string[], input = ''): Promise<Outcome> {
+/** `input` is the whole of stdin, or chunks of it written as they come (so a large input is never held whole). */
+export function execTool(cmd: string, args: readonly string[], input: string | Iterable<string> = ''): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -17,6 +20,19 @@ export function execTool(cmd: string, args: readonly string[], input = ''): Prom
     child.on('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.on('error', () => {}); // the tool may exit before reading everything; the exit code tells
-    child.stdin.end(input);
+    void feed(child.stdin, input);
   });
+}
+
+async function feed(stdin: Writable, input: string | Iterable<string>): Promise<void> {
+  if (typeof input === 'string') return void stdin.end(input);
+  try {
+    for (const chunk of input) {
+      if (stdin.destroyed) return;
+      if (!stdin.write(chunk)) await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+    }
+  } catch {
+    return; // the tool went away mid-input: its exit code tells
+  }
+  stdin.end();
 }

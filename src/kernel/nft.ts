@@ -4,9 +4,9 @@
 // deletions). Large ones (a full load) go to an `nft -f` child: nft's parser
 // needs about 1.7 KB per element (455 MB for 270k elements), which must not
 // stay in the agent's heap, and a child gives it back when it exits.
-import { createRequire } from 'node:module';
 import { TABLE } from '../backends/nftables/model.js';
 import { execTool } from './exec.js';
+import { loadAddon } from './addon.js';
 
 /** Scripts longer than this go to a child nft (about 20k elements). */
 const IN_PROCESS_MAX_BYTES = 1 << 20;
@@ -20,13 +20,13 @@ interface Addon {
 
 let context: { addon: Addon; ctx: object } | undefined;
 /** One script at a time per context: each waits for the one before it. */
-let queue: Promise<void> = Promise.resolve();
+let queue: Promise<unknown> = Promise.resolve();
 
 function open(): { addon: Addon; ctx: object } {
   if (!context) {
     let addon: Addon;
     try {
-      addon = createRequire(import.meta.url)('./libnftables.node') as Addon;
+      addon = loadAddon<Addon>('libnftables');
     } catch (e) {
       throw new NftError(`cannot load the libnftables addon (install libnftables-dev, then npm run build): ${(e as Error).message}`);
     }
@@ -35,12 +35,70 @@ function open(): { addon: Addon; ctx: object } {
   return context;
 }
 
-/** Apply a script atomically: all of it or none of it. */
-export function applyScript(script: string): Promise<void> {
-  if (script.trim() === '') return queue;
-  const run = queue.then(() => (script.length > IN_PROCESS_MAX_BYTES ? runChild(script) : runInProcess(script)));
+/** What a committed script held. */
+export interface Applied {
+  readonly bytes: number;
+  /** nft commands, one a line. */
+  readonly operations: number;
+}
+
+/**
+ * Apply a script atomically: all of it or none of it. A script given line by
+ * line is generated as it is written, so a large one goes to the child nft a
+ * chunk at a time and is never held whole in the agent.
+ */
+export function applyScript(script: string | Iterable<string>): Promise<Applied> {
+  const run = queue.then(() => (typeof script === 'string' ? applyText(script) : applyLines(script)));
   queue = run.catch(() => undefined);
   return run;
+}
+
+async function applyText(script: string): Promise<Applied> {
+  const applied = { bytes: script.length, operations: countLines(script) };
+  if (script.trim() === '') return applied;
+  await (script.length > IN_PROCESS_MAX_BYTES ? runChild(script) : runInProcess(script));
+  return applied;
+}
+
+async function applyLines(lines: Iterable<string>): Promise<Applied> {
+  const it = lines[Symbol.iterator]();
+  const head: string[] = [];
+  let bytes = 0;
+  let operations = 0;
+  const count = (line: string) => {
+    bytes += line.length + 1;
+    operations++;
+    return line;
+  };
+  // Small scripts (every incremental sync) run in-process; the first line past the limit sends it all to a child.
+  for (let r = it.next(); !r.done; r = it.next()) {
+    head.push(count(r.value));
+    if (bytes > IN_PROCESS_MAX_BYTES) {
+      await runChild(chunked(head, { [Symbol.iterator]: () => it }, count));
+      return { bytes, operations };
+    }
+  }
+  if (operations > 0) await runInProcess(head.join('\n') + '\n');
+  return { bytes, operations };
+}
+
+/** The lines as stdin chunks of about 64 KiB, newline-terminated. */
+function* chunked(head: readonly string[], rest: Iterable<string>, count: (line: string) => string): Generator<string> {
+  let chunk = head.join('\n') + '\n';
+  for (const line of rest) {
+    chunk += count(line) + '\n';
+    if (chunk.length >= 1 << 16) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+function countLines(script: string): number {
+  let n = 0;
+  for (let i = script.indexOf('\n'); i >= 0; i = script.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 function runInProcess(script: string): Promise<void> {
@@ -50,7 +108,7 @@ function runInProcess(script: string): Promise<void> {
   });
 }
 
-async function runChild(script: string): Promise<void> {
+async function runChild(script: string | Iterable<string>): Promise<void> {
   const r = await execTool('nft', ['-f', '-'], script).catch((e: Error) => { throw new NftError(e.message); });
   if (r.code !== 0) throw new NftError(`nft -f exited ${r.code}: ${r.stderr.trim()}`);
 }

@@ -7,6 +7,8 @@ export interface Categorized {
   readonly local: readonly Endpoint[];
   /** Something ready or serving-terminating exists anywhere. */
   readonly hasAny: boolean;
+  /** The topology hints that chose `cluster` ('' when none did). */
+  readonly topology: TopologyMode;
 }
 
 export function usesClusterEndpoints(sp: ServicePort): boolean {
@@ -26,8 +28,9 @@ export function categorizeEndpoints(endpoints: readonly Endpoint[], sp: ServiceP
   let cluster: Endpoint[] = [];
   let local: Endpoint[] = [];
   let hasAny = false;
+  let mode: TopologyMode = '';
   if (usesClusterEndpoints(sp)) {
-    const mode = topologyMode(endpoints, node);
+    mode = topologyMode(endpoints, node);
     cluster = endpoints.filter((e) => e.ready && availableForTopology(e, mode, node));
     // No ready endpoint anywhere (topology already fell back when it had none).
     if (cluster.length === 0) cluster = endpoints.filter((e) => e.serving && e.terminating);
@@ -39,10 +42,10 @@ export function categorizeEndpoints(endpoints: readonly Endpoint[], sp: ServiceP
     const localReady = endpoints.filter((e) => e.isLocal && e.ready);
     local = localReady.length > 0 ? localReady : endpoints.filter((e) => e.isLocal && e.serving && e.terminating);
   }
-  return { cluster, local, hasAny };
+  return { cluster, local, hasAny, topology: mode };
 }
 
-type TopologyMode = '' | 'PreferSameNode' | 'PreferSameZone';
+export type TopologyMode = '' | 'PreferSameNode' | 'PreferSameZone';
 
 /** Hints are used only when every ready endpoint has them and some are for us. */
 function topologyMode(endpoints: readonly Endpoint[], node: NodeInfo): TopologyMode {

@@ -1,6 +1,6 @@
 // One ServicePort's traffic decisions, made once for every data plane:
 // which endpoints each kind of traffic reaches, and what happens when none.
-import { categorizeEndpoints, isExternallyAccessible } from './categorize.js';
+import { categorizeEndpoints, isExternallyAccessible, type TopologyMode } from './categorize.js';
 import { cidrContains } from '../state/addr.js';
 import type { Cidr, Endpoint, NodeInfo, ProxyState, ServicePort } from '../state/types.js';
 
@@ -8,6 +8,10 @@ export type NoEndpointVerdict = 'reject' | 'drop' | null;
 
 export interface PortPolicy {
   readonly sp: ServicePort;
+  /** Every endpoint the decision was made from (the state's own list, not a copy). */
+  readonly endpoints: readonly Endpoint[];
+  /** The topology hints that narrowed Cluster-policy endpoints ('' when none did). */
+  readonly topology: TopologyMode;
   /** Endpoints for ClusterIP traffic; empty = ClusterIP not dispatched. */
   readonly internal: readonly Endpoint[];
   /** External traffic (NodePort, externalIPs, LB IPs) is dispatched at all. */
@@ -41,6 +45,8 @@ export function decidePort(sp: ServicePort, endpoints: readonly Endpoint[], node
   const shortCircuit = externalDispatched && sp.externalPolicyLocal ? cat.cluster : [];
   return {
     sp,
+    endpoints,
+    topology: cat.topology,
     internal,
     externalDispatched,
     external: externalDispatched ? external : [],

@@ -1,5 +1,6 @@
 // A problem with one input object. Reported, counted and skipped: it never
 // stops the rest of the cluster from being programmed.
+import type { Claims } from './claims.js';
 
 export interface Issue {
   /** Where the object came from: "file.yaml#3" (document 3), or "watch". */
@@ -9,6 +10,8 @@ export interface Issue {
   /** JSON-path-like field, e.g. "spec.ports[1].port"; "" for the whole object. */
   readonly field: string;
   readonly reason: string;
+  /** What the skipped object asked for, so that a trace can name it as the reason. */
+  readonly claims: Claims;
 }
 
 export function formatIssue(i: Issue): string {

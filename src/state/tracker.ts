@@ -3,6 +3,7 @@
 // touches, and records which ports changed, so that later stages redo only
 // those. Pure (no I/O): the same changes give the same state.
 import { FieldError, type Issue } from './issues.js';
+import { claimsOf } from './claims.js';
 import { normalizeService } from './service.js';
 import { mergeEndpoints, normalizeEndpointSlice, type Slice } from './endpointslice.js';
 import { emptyNode, normalizeNode, normalizeServiceCIDR } from './node.js';
@@ -99,7 +100,7 @@ export class StateTracker {
       if (!(e instanceof FieldError)) throw e;
       this.setLines(id, undefined, undefined, source, raw);
       const kept = this.hasValid(kind, key) ? ' (the last valid version stays programmed)' : '';
-      this.objectIssues.set(id, { source, object: describe(raw), field: e.field, reason: `${e.reason}${kept}` });
+      this.objectIssues.set(id, { source, object: describe(raw), field: e.field, reason: `${e.reason}${kept}`, claims: claimsOf(raw) });
       this.issueChanges++;
       return;
     }
@@ -325,7 +326,8 @@ export class StateTracker {
     const reason = owner ? `${clash.what} is already used by Service ${owner}` : `${clash.what} appears twice in this Service`;
     const old = this.clashIssues.get(key);
     if (old && old.reason === reason && old.source === entry.source && old.field === clash.field) return;
-    this.clashIssues.set(key, { source: entry.source, object: `Service ${key}`, field: clash.field, reason });
+    const claims = { service: key, addresses: [...new Set(entry.ports.flatMap(frontendIPs))], nodePorts: entry.ports.map((p) => p.nodePort).filter((n) => n !== 0) };
+    this.clashIssues.set(key, { source: entry.source, object: `Service ${key}`, field: clash.field, reason, claims });
     this.issueChanges++;
   }
 

@@ -38,6 +38,7 @@ e2e('svcrouter run', () => {
 
   beforeAll(async () => {
     bed = await createBed({ apiLink: true });
+    bed.traceThroughAgent();
     api = await startFakeApiServer({ host: bed.topo.apiHost, token: TOKEN, bookmarkIntervalMs: 1000 });
     kubeconfig = writeKubeconfig(api.url, TOKEN);
     // libnftables that fails on demand (the kernel rejects the transaction), to exercise failed commits.
@@ -81,6 +82,7 @@ e2e('svcrouter run', () => {
     const a = run();
     await a.waitForLog((l) => /list\/watch failed/.test(l.msg ?? ''));
     expect(await tableExists()).toBe(false); // a half-known cluster is never programmed
+    expect((await httpGetIn(bed.topo.nodeNs, `http://127.0.0.1:10249/trace?from=${ip('cp', 'v4')}&to=${VIP.v4}:80`))[0]).toBe(503); // nor traced
     api.failNext('EndpointSlice', 'list', 500, 0);
     await a.waitForLog((l) => l.msg === 'synced');
     for (const f of FAMS) expectReached(await connect(bed, 'cp', 'tcp', VIP[f], 80, triesFor(2)), [ip('a1', f), ip('b1', f)], [ip('cp', f)]);
@@ -213,6 +215,30 @@ e2e('svcrouter run', () => {
     });
     expect(await reaches(['a1', 'b1', 'a2'])).toBe(true);
     for (const o of big) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
+  });
+
+  it('svcrouter trace on the node asks the agent: what is programmed, skipped objects named; nobody off the node is answered', async () => {
+    for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
+    const a = run();
+    await a.waitForLog((l) => l.msg === 'synced');
+    const trace = (...args: string[]) => netnsExec(bed.topo.nodeNs, [process.execPath, 'dist/cli/main.js', 'trace', ...args]);
+    const flow = ['--from', ip('cp', 'v4'), '--to', `${VIP.v4}:80`, '--in-interface', bed.topo.podIface('cp')];
+    expect(await trace(...flow)).toMatch(/\n=> DNAT to one of 2 endpoints of Service default\/web:http; source kept\n$/);
+    const query = `from=${ip('cp', 'v4')}&to=${VIP.v4}:80&protocol=tcp&in-interface=${bed.topo.podIface('cp')}`;
+    const [code, body] = await httpGetIn(bed.topo.nodeNs, `http://127.0.0.1:10249/trace?${query}`);
+    expect(code).toBe(200);
+    expect(JSON.parse(await trace(...flow, '-o', 'json'))).toEqual(JSON.parse(body));
+    expect((await httpGetIn(bed.topo.nodeNs, 'http://127.0.0.1:10249/trace?from=x&to=10.96.0.70:80'))[0]).toBe(400);
+    // A Service skipped as invalid is named as the reason its address is not served (but dropped as unallocated).
+    api.upsert(service('broken', { clusterIP: '10.96.0.73', ports: [{ name: 'http', protocol: 'TCP', port: 70000 }] }));
+    await a.waitForLog((l) => /invalid object skipped/.test(l.msg ?? '') && /default\/broken/.test(l.msg));
+    await until('a sync after the skipped object', async () => /default\/broken was skipped/.test(await trace('--from', ip('cp', 'v4'), '--to', '10.96.0.73:80')));
+    expect(await trace('--from', ip('cp', 'v4'), '--to', '10.96.0.73:80')).toMatch(/=> 10\.96\.0\.73 is inside the ServiceCIDR 10\.96\.0\.0\/16 but no Service has it: dropped; Service default\/broken was skipped as invalid \(spec\.ports\[0\]\.port: must be an integer in 1-65535, got 70000\)/);
+    // The metrics listener is bound to every address here; /trace still answers only the node itself.
+    const nodeSide = bed.topo.apiHost.replace(/\d+$/, (d) => String(Number(d) + 1));
+    expect((await fetch(`http://${nodeSide}:10249/trace?${query}`)).status).toBe(403);
+    expect((await fetch(`http://${nodeSide}:10249/proxyMode`)).status).toBe(200);
+    api.remove('Service', 'default', 'broken');
   });
 
   it('answers /healthz, /livez, healthCheckNodePorts and /metrics in every state', async () => {

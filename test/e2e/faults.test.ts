@@ -25,6 +25,12 @@ function web(pods: PodName[]): Raw[] {
   ];
 }
 
+/** A Service with ClientIP affinity: its load-balancing chains hold rules with inline maps, which the kernel keeps as anonymous sets. */
+const sticky: Raw[] = [
+  service('sticky', { clusterIP: '10.96.0.82', sessionAffinity: 'ClientIP', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }),
+  slice('sticky', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], (['a1', 'b1'] as const).map((p) => ({ ip: ip(p, 'v4'), node: PODS[p].node }))),
+];
+
 e2e('faults: the node keeps every rule', () => {
   let bed: Bed;
   let api: FakeApiServer;
@@ -51,10 +57,10 @@ e2e('faults: the node keeps every rule', () => {
     await bed?.destroy();
   });
 
-  function run(): AgentProcess {
+  function run(syncPeriodMs = SYNC_PERIOD_MS): AgentProcess {
     const a = startAgentProcess(bed.topo.nodeNs, [
       `--kubeconfig=${kubeconfig}`, '--hostname-override=node-a', '--cluster-cidr=10.244.0.0/16,fd00:244::/32',
-      '--min-sync-period=0', `--sync-period=${SYNC_PERIOD_MS}ms`, '--metrics-bind-address=0.0.0.0:10249',
+      '--min-sync-period=0', `--sync-period=${syncPeriodMs}ms`, '--metrics-bind-address=0.0.0.0:10249',
     ]);
     agents.push(a);
     return a;
@@ -200,6 +206,35 @@ e2e('faults: the node keeps every rule', () => {
     await expectKernelHoldsCluster();
     for (const o of many) api.remove('Service', 'default', (o.metadata as Raw).name as string);
   });
+
+  // With a 30 s --sync-period, a restore within seconds comes from noticing the change, not from the periodic resync.
+  for (const [what, command] of [
+    ['its table is deleted', 'nft delete table ip svcrouter'],
+    ['the whole ruleset is flushed', 'nft flush ruleset'],
+    ['a load-balancing chain is flushed (a periodic reassert would leave it empty)', 'nft flush chain ip svcrouter vip-2'],
+  ] as const) {
+    it(`tampering: when ${what}, the agent notices and restores every rule well within one sync period`, async () => {
+      for (const o of [...web(['a1', 'b1']), ...sticky]) api.upsert(o);
+      const a = run(30_000);
+      await synced(a);
+      // Its first checks find the kernel as it left it (anonymous sets of rules, affinity sets and all).
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await metric('svcrouter_tamper_restores_total')).toBe(0);
+      const at = Date.now();
+      await netnsExec(bed.topo.nodeNs, ['sh', '-c', command]);
+      await until('traffic flows again', () => reaches(['a1', 'b1']), 20_000, 50);
+      const restoredMs = Date.now() - at;
+      console.log(`tampering (${command}): restored after ${restoredMs} ms`);
+      expect(restoredMs).toBeLessThan(30_000);
+      expect(await metric('svcrouter_tamper_restores_total')).toBe(1);
+      expect(a.logs.some((l) => /changed by someone else/.test(l.msg ?? ''))).toBe(true);
+      await expectKernelHoldsCluster();
+      startTraffic();
+      await new Promise((r) => setTimeout(r, 1500));
+      expectNoFailure(await stopTraffic());
+      for (const o of sticky) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
+    });
+  }
 
   it('SIGTERM leaves the rules in place, and a new agent takes over without a dropped connection', async () => {
     for (const o of web(['a1', 'b1'])) api.upsert(o);

@@ -7,13 +7,17 @@ import { withBareNamespaces } from '../support/kernel-table.js';
 
 const e2e = requireKernel();
 
-/** Runs applyScript on each script in turn inside `ns`; prints one line per script: "ok" or the error. */
-async function applyIn(ns: string, scripts: string[]): Promise<string[]> {
+/**
+ * Runs applyScript on each script in turn inside `ns`, a text whole or (as
+ * { lines }) generated line by line; prints one line per script: "ok" or the error.
+ */
+async function applyIn(ns: string, scripts: (string | { lines: string[] })[]): Promise<string[]> {
   const code = `
     import { applyScript } from '${process.cwd()}/dist/kernel/nft.js';
     import { readFileSync } from 'node:fs';
+    function* generate(lines) { yield* lines; }
     for (const s of JSON.parse(readFileSync(0, 'utf8'))) {
-      await applyScript(s).then(() => console.log('ok'), (e) => console.log(JSON.stringify(e.constructor.name + ': ' + e.message)));
+      await applyScript(typeof s === 'string' ? s : generate(s.lines)).then(() => console.log('ok'), (e) => console.log(JSON.stringify(e.constructor.name + ': ' + e.message)));
     }`;
   return (await netnsExec(ns, [process.execPath, '--input-type=module', '-e', code], JSON.stringify(scripts))).trim().split('\n');
 }
@@ -41,6 +45,25 @@ e2e('kernel writer', () => {
       expect(out).toEqual(['ok', 'ok', 'ok']);
       expect(await count(ns!, 'small')).toBe(1);
       expect(await count(ns!, 'big')).toBe(Math.ceil((2 << 20) / 12) - 1);
+    });
+  });
+
+  it('streams a large script generated line by line to the child nft, atomically', async () => {
+    await withBareNamespaces(1, async ([ns]) => {
+      const lines = (script: string) => ({ lines: script.trimEnd().split('\n') });
+      const out = await applyIn(ns!, [
+        'add table ip t\n',
+        lines(setScript(3 << 20)),
+        lines(`${setScript(3 << 20, 'other')}add element ip t nosuch { 10.0.0.9 }`),
+        lines('add set ip t small { type ipv4_addr ; }\nadd element ip t small { 10.0.0.1 }'),
+      ]);
+      expect(out[0]).toBe('ok');
+      expect(out[1]).toBe('ok');
+      expect(out[2]).toMatch(/^"NftError: nft -f exited 1: .*No such file or directory/);
+      expect(out[3]).toBe('ok');
+      expect(await count(ns!, 'big')).toBe(Math.ceil((3 << 20) / 12));
+      expect(await netnsExec(ns!, ['nft', 'list', 'sets'])).not.toMatch(/other/); // the failed stream changed nothing
+      expect(await count(ns!, 'small')).toBe(1);
     });
   });
 

@@ -70,7 +70,11 @@ function check(): E2EStatus {
  * broken CI runner, so it throws and the test file fails.
  */
 export function requireKernel(): typeof describe.skip {
-  const status = e2eAvailable();
+  return gate(e2eAvailable());
+}
+
+/** describe if `status` is ok; else describe.skip with the reason printed, or under SVCROUTER_REQUIRE_E2E=1 an error. */
+export function gate(status: E2EStatus): typeof describe.skip {
   if (status.ok) return describe;
   if (process.env.SVCROUTER_REQUIRE_E2E === '1') {
     throw new Error(`SVCROUTER_REQUIRE_E2E=1 but kernel e2e prerequisite missing: ${status.reason}`);

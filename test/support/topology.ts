@@ -41,6 +41,8 @@ export interface TopologyOptions {
   pods: PodSpec[];
   /** Add the root<->node veth for reaching an API server in the test process (see apiHost). */
   apiLink?: boolean;
+  /** Ports the node itself answers on (an echo server in its namespace). */
+  nodePorts?: number[];
 }
 
 export interface Probe {
@@ -339,8 +341,9 @@ export async function createTopology(opts: TopologyOptions = { pods: [] }): Prom
 
     if (opts.apiLink) apiHost = await addApiLink(prefix, nodeNs, state.rootLinks);
 
-    const servers = pods.filter((p) => p.ports.length > 0);
-    await Promise.all(servers.map((p) => startEchoServer(podNsName(p.name), p.ports, state.children)));
+    const servers = pods.filter((p) => p.ports.length > 0).map((p) => ({ ns: podNsName(p.name), ports: p.ports }));
+    if (opts.nodePorts?.length) servers.push({ ns: nodeNs, ports: opts.nodePorts });
+    await Promise.all(servers.map((x) => startEchoServer(x.ns, x.ports, state.children)));
   } catch (e) {
     await destroy();
     throw e;

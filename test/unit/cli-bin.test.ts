@@ -30,11 +30,11 @@ function freshBuild(): void {
 beforeAll(() => {
   for (const f of ['package.json', 'tsconfig.json', 'src']) cpSync(join(repo, f), join(work, f), { recursive: true });
   symlinkSync(join(repo, 'node_modules'), join(work, 'node_modules'));
+  freshBuild();
 });
 
 describe('npx svcrouter', () => {
   it('dumps the example cluster from a fresh build, and again after the build is removed and redone', () => {
-    freshBuild();
     const first = npx(DUMP);
     expect(first.code, first.err).toBe(0);
     expect(first.out).toMatch(/^add table ip svcrouter$/m);
@@ -42,6 +42,16 @@ describe('npx svcrouter', () => {
     const again = npx(DUMP);
     expect(again.code, again.err).toBe(0);
     expect(again.out).toBe(first.out);
+  });
+
+  it('is one bundle: it runs with no node_modules beside it, as in the image', () => {
+    const image = mkdtempSync(join(tmpdir(), 'svcrouter-image-'));
+    cpSync(join(work, 'dist/cli/main.js'), join(image, 'dist/cli/main.js'));
+    cpSync(join(work, 'package.json'), join(image, 'package.json'));
+    const r = spawnSync(process.execPath, [join(image, 'dist/cli/main.js'), ...DUMP], { cwd: image, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(npx(DUMP).out);
+    rmSync(image, { recursive: true, force: true });
   });
 
   it('prints its version with --version and version, as kube-proxy --version does', () => {

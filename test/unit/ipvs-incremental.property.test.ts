@@ -79,20 +79,19 @@ describe('IPVS planner', () => {
         const changes = tracker.takeChanges();
         const state = tracker.state();
         const update = inc.update(state, host, policies.update(state, changes.ports));
-        nft.apply(i === 0 ? renderTables(inc.store.plan().tables) : update.helperPlan);
-        const store = inc.store;
-        applyChanges(kernel, reconcileIpvs({ desired: (k) => store.virtualServer(k), observed: kernel, keys: update.servers, owned: () => true, draining, now }).changes);
+        nft.apply(i === 0 ? [...inc.helperScript('replace')].join('\n') + '\n' : update.helperPlan);
+        applyChanges(kernel, reconcileIpvs({ desired: (k) => inc.virtualServer(k), observed: kernel, keys: update.servers, owned: () => true, draining, now }).changes);
 
         const { state: full } = buildState(objects, { nodeName: cfg.hostname });
         const want = desiredIpvs(full, cfg, host);
         expect(kernelText(kernel)).toBe(formatIpvsadm(want.virtualServers));
-        expect(store.plan().addresses).toEqual(want.addresses);
+        expect(inc.plan().addresses).toEqual(want.addresses);
         const fresh = new FakeNft();
         fresh.apply(renderTables(want.tables));
         expect(nft.dump()).toBe(fresh.dump());
         // Later: draining servers are gone once their time is over.
         now += DRAIN_TIMEOUT_MS;
-        applyChanges(kernel, reconcileIpvs({ desired: (k) => store.virtualServer(k), observed: kernel, keys: kernel.keys(), owned: () => true, draining, now }).changes);
+        applyChanges(kernel, reconcileIpvs({ desired: (k) => inc.virtualServer(k), observed: kernel, keys: kernel.keys(), owned: () => true, draining, now }).changes);
         expect([...kernel.values()].flatMap((v) => v.reals).every((r) => r.weight > 0)).toBe(true);
       });
     }), { numRuns: 200 });

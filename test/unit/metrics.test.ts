@@ -31,6 +31,7 @@ const NAMES: [string, string][] = [
   ['svcrouter_objects_invalid_total', 'counter'],
   ['svcrouter_informer_relists_total', 'counter'],
   ['svcrouter_api_errors_total', 'counter'],
+  ['svcrouter_tamper_restores_total', 'counter'],
   ['process_cpu_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
 ];

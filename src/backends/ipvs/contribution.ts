@@ -8,7 +8,7 @@ import type { Endpoint, Family } from '../../state/types.js';
 import type { NoEndpointVerdict, PortPolicy } from '../../policy/port-policy.js';
 import { markText } from '../nftables/layout.js';
 import { withComment } from '../nftables/model.js';
-import type { Contribution } from '../nftables/table-store.js';
+import type { Contribution } from '../nftables/desired.js';
 import { SERVICE_FLAGS, type RealServer, type VirtualServer, type VirtualServerKey } from './model.js';
 
 /** What every port of a family shares: this node's own addresses and those NodePorts answer on. */

@@ -11,5 +11,5 @@ import type { IpvsPlan } from './model.js';
 export function desiredIpvs(state: ProxyState, cfg: Config, host: HostAddresses = state.node.addresses, policies: readonly PortPolicy[] = decideAll(state)): IpvsPlan {
   const inc = new IncrementalIpvs(cfg);
   inc.update(state, host, policies.map((after) => ({ id: after.sp.id, before: undefined, after })), false);
-  return inc.store.plan();
+  return inc.plan();
 }

@@ -3,7 +3,7 @@
 import type { Config } from '../../config/config.js';
 import { cidrContains, isLoopback, withoutNested } from '../../state/addr.js';
 import type { Family, NodeInfo, ProxyState } from '../../state/types.js';
-import type { Contribution } from '../nftables/table-store.js';
+import type { Contribution } from '../nftables/desired.js';
 import { declareHelperSets, helperChains } from './helper-layout.js';
 import type { FamilyContext } from './contribution.js';
 

@@ -16,7 +16,8 @@
 //                           the firewall mark)
 import type { Config } from '../../config/config.js';
 import type { Family, NodeInfo } from '../../state/types.js';
-import { baseChain, familyNames, localDetector, sharedChains } from '../nftables/layout.js';
+import { baseChain, detectorRules, familyNames, sharedChains } from '../nftables/layout.js';
+import { localTrafficDetector } from '../../policy/node-traffic.js';
 import type { Chain } from '../nftables/model.js';
 
 export function declareHelperSets(f: Family): Map<string, string> {
@@ -46,7 +47,7 @@ export function helperChains(cfg: Config, node: NodeInfo, f: Family): Map<string
   const fam = familyNames(f);
   const vip = `${fam.ip} daddr . meta l4proto . th dport`;
   const np = `${fam.ip} daddr @nodeport-ips meta l4proto . th dport`;
-  const det = localDetector(cfg, node, f);
+  const det = detectorRules(localTrafficDetector(cfg, node, f), fam);
   const newConn = 'ct state new';
   const shared = sharedChains(cfg, node, f);
   // Pods keep their source; the node is masqueraded in postrouting (see masquerading).

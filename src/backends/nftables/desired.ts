@@ -6,17 +6,41 @@ import { withoutNested } from '../../state/addr.js';
 import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
-import { withComment, type Chain, type NftTable } from './model.js';
-import { TableStore, type Contribution } from './table-store.js';
-import { isLoopback } from '../../state/addr.js';
+import { withComment, type Chain, type NftFamily, type NftTable } from './model.js';
+import { nodePortAddresses } from '../../policy/node-traffic.js';
 
+/** What one service port (or the fixed part of a table) puts in its family's table. */
+export interface Contribution {
+  readonly elements: readonly (readonly [set: string, key: string, value: string])[];
+  readonly sets: readonly (readonly [name: string, decl: string])[];
+  readonly chains: readonly (readonly [name: string, chain: Chain])[];
+}
+
+/** The whole tables, at once: what `dump` prints and `dump --base` diffs. */
 export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
-  return FAMILIES.map((f) => {
-    const store = new TableStore(familyNames(f).nft);
-    store.add(baseContribution(state, cfg, f));
-    for (const p of policies) if (p.sp.family === f) store.add(portContribution(p));
-    return store.snapshot();
-  });
+  return FAMILIES.map((f) => tableOf(familyNames(f).nft, (function* () {
+    yield baseContribution(state, cfg, f);
+    for (const p of policies) if (p.sp.family === f) yield portContribution(p);
+  })()));
+}
+
+/** One table holding these contributions, every declared set with its (possibly empty) elements, in declaration order. */
+export function tableOf(family: NftFamily, contributions: Iterable<Contribution>): NftTable {
+  const sets = new Map<string, string>();
+  const chains = new Map<string, Chain>();
+  const elements = new Map<string, Map<string, string>>();
+  for (const c of contributions) {
+    for (const [name, decl] of c.sets) if (!sets.has(name)) sets.set(name, decl);
+    for (const [name, chain] of c.chains) if (!chains.has(name)) chains.set(name, chain);
+    for (const [set, key, value] of c.elements) {
+      let elems = elements.get(set);
+      if (!elems) elements.set(set, (elems = new Map()));
+      const had = elems.get(key);
+      if (had !== undefined && had !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${had} and ${value}`);
+      elems.set(key, value);
+    }
+  }
+  return { family, sets, chains, elements: new Map([...sets.keys()].map((name) => [name, elements.get(name) ?? new Map()])) };
 }
 
 /** Collects one contribution: the elements, sets and chains one service port (or the fixed part) needs. */
@@ -108,8 +132,9 @@ export function portContribution(p: PortPolicy): Contribution {
   return r.done();
 }
 
-function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): string[] {
-  return cfg.nodePortAddresses === 'primary' ? node.ips[f].filter((ip) => !isLoopback(ip)) : [];
+function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): readonly string[] {
+  const np = nodePortAddresses(cfg, node, f);
+  return np?.by === 'primary' ? np.ips : [];
 }
 
 function addPort(b: Recorder, p: PortPolicy): void {

@@ -1,14 +1,16 @@
 // The agent's tables, kept across syncs: each sync applies only the port
-// decisions that changed, so its plan costs what changed. A port's old
-// contribution is derived again from its old decision (contributions are pure),
-// rather than kept: at scale that bookkeeping would cost more than the tables.
+// decisions that changed, so its plan costs what changed. A port's
+// contribution is derived again from its decision whenever it is needed (to
+// take it out, or to write the whole table), rather than kept: at scale that
+// bookkeeping would cost more than the decisions themselves.
 import type { Config } from '../../config/config.js';
 import { FAMILIES, type Family, type ProxyState } from '../../state/types.js';
-import type { PolicyChange } from '../../policy/port-policy.js';
-import { baseContribution, portContribution } from './desired.js';
-import { familyNames } from './layout.js';
-import { TableStore, type Contribution } from './table-store.js';
-import type { NftTable } from './model.js';
+import type { PolicyChange, PortPolicy } from '../../policy/port-policy.js';
+import { baseContribution, portContribution, type Contribution } from './desired.js';
+import { familyNames, SHARED_SETS } from './layout.js';
+import { scriptLines, type RenderMode, type TableSource } from './render.js';
+import { TableStore } from './table-store.js';
+import type { NftFamily } from './model.js';
 
 export class IncrementalTables {
   private stores = new Map<Family, TableStore>();
@@ -49,8 +51,36 @@ export class IncrementalTables {
     return plan;
   }
 
-  /** The whole tables, for a full render. */
-  tables(): NftTable[] {
-    return FAMILIES.map((f) => this.stores.get(f)!.snapshot());
+  /**
+   * The whole tables as a script, line by line, for `policies` (the decisions
+   * this object was last updated with): their elements are derived again, as
+   * the script is written, and never held together.
+   */
+  script(policies: () => Iterable<PortPolicy>, mode: RenderMode): Generator<string> {
+    return scriptLines(FAMILIES.map((f) => this.source(f, policies)), mode);
+  }
+
+  /** Each table's chains with their rule counts, and its sets: what the kernel should show of them. */
+  shapes(): { family: NftFamily; chains: Map<string, number>; sets: string[] }[] {
+    return FAMILIES.map((f) => {
+      const store = this.stores.get(f)!;
+      const { sets, chains } = store.declarations();
+      return { family: store.family, chains: new Map(chains.map(([name, c]) => [name, c.rules.length])), sets: sets.map(([name]) => name) };
+    });
+  }
+
+  private source(f: Family, policies: () => Iterable<PortPolicy>): TableSource {
+    const store = this.stores.get(f)!;
+    const { sets, chains } = store.declarations();
+    const base = this.bases.get(f)?.c;
+    return {
+      family: store.family, sets, chains,
+      *elements() {
+        const own = (c: Contribution) => c.elements.filter(([set]) => !SHARED_SETS.includes(set));
+        if (base) yield* own(base);
+        for (const p of policies()) if (p.sp.family === f) yield* own(portContribution(p));
+        yield* store.sharedElements();
+      },
+    };
   }
 }

@@ -1,7 +1,8 @@
 // The fixed part of the table: sets, maps and the chains whose rules depend
 // only on configuration and the node, never on the number of services.
 import type { Config } from '../../config/config.js';
-import type { Cidr, Family, NodeInfo } from '../../state/types.js';
+import type { Family, NodeInfo } from '../../state/types.js';
+import { localTrafficDetector, nodePortAddresses, type LocalTrafficDetector, type NodePortAddresses } from '../../policy/node-traffic.js';
 import type { Chain, NftFamily } from './model.js';
 
 /** The four ways a packet can be load-balanced; each has its own backends map. */
@@ -27,6 +28,13 @@ export function keyExpr(kind: DispatchKind, fam: FamilyNames): string {
 }
 
 const AFFINITY_SET_SIZE = 1048576;
+
+/**
+ * The sets whose elements several service ports may contribute: a ClusterIP
+ * (every port of a Service has it), a hairpin pair (an endpoint of several
+ * ports). Every other element is keyed by one port's own frontend.
+ */
+export const SHARED_SETS: readonly string[] = ['cluster-ips', 'hairpin'];
 
 export function declareSets(f: Family): Map<string, string> {
   const fam = familyNames(f);
@@ -76,23 +84,14 @@ export function backendsMapDecl(kind: DispatchKind, n: number, fam: FamilyNames)
 }
 
 /** Rule fragments that tell pod traffic apart (kube-proxy's LocalTrafficDetector). */
-export function localDetector(cfg: Config, node: NodeInfo, f: Family): { local: string; notLocal: string } | null {
-  const fam = familyNames(f);
-  const cidrSet = (cs: readonly Cidr[]) => {
-    const mine = cs.filter((c) => c.family === f).map((c) => c.text);
-    return mine.length === 0 ? null : mine.length === 1 ? mine[0]! : `{ ${mine.join(', ')} }`;
-  };
-  switch (cfg.detectLocalMode) {
-    case 'ClusterCIDR':
-    case 'NodeCIDR': {
-      const set = cidrSet(cfg.detectLocalMode === 'ClusterCIDR' ? cfg.clusterCIDRs : node.podCIDRs);
-      return set === null ? null : { local: `${fam.ip} saddr ${set}`, notLocal: `${fam.ip} saddr != ${set}` };
-    }
-    case 'BridgeInterface':
-      return cfg.bridgeInterface === '' ? null : { local: `iifname ${q(cfg.bridgeInterface)}`, notLocal: `iifname != ${q(cfg.bridgeInterface)}` };
-    case 'InterfaceNamePrefix':
-      return cfg.interfaceNamePrefix === '' ? null : { local: `iifname ${q(`${cfg.interfaceNamePrefix}*`)}`, notLocal: `iifname != ${q(`${cfg.interfaceNamePrefix}*`)}` };
+export function detectorRules(d: LocalTrafficDetector | null, fam: FamilyNames): { local: string; notLocal: string } | null {
+  if (!d) return null;
+  if (d.by === 'cidrs') {
+    const set = d.cidrs.length === 1 ? d.cidrs[0]!.text : `{ ${d.cidrs.map((c) => c.text).join(', ')} }`;
+    return { local: `${fam.ip} saddr ${set}`, notLocal: `${fam.ip} saddr != ${set}` };
   }
+  const name = q(d.prefix ? `${d.name}*` : d.name);
+  return { local: `iifname ${name}`, notLocal: `iifname != ${name}` };
 }
 
 function q(s: string): string {
@@ -100,14 +99,12 @@ function q(s: string): string {
 }
 
 /** How NodePort traffic is recognised, or null when this family serves none. */
-function nodePortMatch(cfg: Config, f: Family): string | null {
-  const fam = familyNames(f);
-  if (cfg.nodePortAddresses === 'primary') return `${fam.ip} daddr @nodeport-ips`;
-  const mine = cfg.nodePortAddresses.filter((c) => c.family === f);
-  if (mine.length === 0) return null;
+function nodePortMatch(np: NodePortAddresses | null, fam: FamilyNames): string | null {
+  if (!np) return null;
+  if (np.by === 'primary') return `${fam.ip} daddr @nodeport-ips`;
   const local = `fib daddr type local ${fam.ip} daddr != ${fam.loopback}`;
-  if (mine.some((c) => c.text.endsWith('/0'))) return local;
-  return `${fam.ip} daddr { ${mine.map((c) => c.text).join(', ')} } ${local}`;
+  if (np.within === 'any') return local;
+  return `${fam.ip} daddr { ${np.within.map((c) => c.text).join(', ')} } ${local}`;
 }
 
 /** The configured masquerade bit as nft writes a mark: 0x00004000. */
@@ -129,12 +126,12 @@ export function sharedChains(cfg: Config, node: NodeInfo, f: Family): { firewall
   const fam = familyNames(f);
   const vip = keyExpr('vip', fam);
   const mark = masqueradeMark(cfg);
-  const det = localDetector(cfg, node, f);
+  const det = detectorRules(localTrafficDetector(cfg, node, f), fam);
   return {
     // ClusterIP traffic: all with --masquerade-all, else what does not come from a pod (no detector: none).
     clusterMasquerade: cfg.masqueradeAll ? [`${fam.ip} daddr @cluster-ips jump mark-for-masquerade`]
       : det ? [`${fam.ip} daddr @cluster-ips ${det.notLocal} jump mark-for-masquerade`] : [],
-    firewallCheck: { rules: [`${vip} @firewall-ips ${vip} . ${familyNames(f).ip} saddr != @firewall-allow drop`] },
+    firewallCheck: { rules: [`${vip} @firewall-ips ${vip} . ${fam.ip} saddr != @firewall-allow drop`] },
     rejectChain: { rules: ['reject'] },
     markForMasquerade: { rules: [`meta mark set meta mark | ${mark}`] },
     masqueradeMarked: [`meta mark & ${mark} == 0x00000000 return`, `meta mark set meta mark ^ ${mark}`, 'masquerade fully-random'],
@@ -145,8 +142,8 @@ export function staticChains(cfg: Config, node: NodeInfo, f: Family): Map<string
   const fam = familyNames(f);
   const shared = sharedChains(cfg, node, f);
   const vip = keyExpr('vip', fam);
-  const np = nodePortMatch(cfg, f);
-  const det = localDetector(cfg, node, f);
+  const np = nodePortMatch(nodePortAddresses(cfg, node, f), fam);
+  const det = detectorRules(localTrafficDetector(cfg, node, f), fam);
   const newConn = 'ct state new';
   const shortCircuit = (key: string, map: string) => [
     ...(det ? [`${det.local} ${key} vmap @${map}`] : []),

@@ -1,45 +1,77 @@
-// A full nft script: creates the table, or replaces an existing one in the
-// same atomic transaction ("add" first so "delete" cannot fail).
-import { elementText, TABLE, type NftTable } from './model.js';
+// A full nft script, line by line: it creates the tables, or replaces existing
+// ones in the same atomic transaction ("add" first so "delete" cannot fail),
+// or reasserts them. Lines are generated, not collected: at scale the script
+// is megabytes, and the agent streams it to nft without ever holding it whole.
+import { elementText, TABLE, type Chain, type NftFamily, type NftTable } from './model.js';
 
 /** Elements per "add element" command: keeps each command's netlink batch modest. */
 const ELEMENTS_PER_COMMAND = 1000;
 
-export function renderTables(tables: readonly NftTable[]): string {
-  const out: string[] = [];
-  for (const t of tables) renderTable(t, out, 'replace');
-  return out.join('\n') + '\n';
+/** One family's table as a script needs it: declarations, chains, and every element in any order. */
+export interface TableSource {
+  readonly family: NftFamily;
+  readonly sets: Iterable<readonly [name: string, decl: string]>;
+  readonly chains: Iterable<readonly [name: string, chain: Chain]>;
+  elements(): Iterable<readonly [set: string, key: string, value: string]>;
 }
 
 /**
- * Puts every object back as it should be without replacing the table, so
- * packet-filled sets (client affinity) survive: for a periodic resync that
- * repairs what someone else changed in our table. With scope 'rules', only
- * declarations, chains and rules: a cost that does not grow with the cluster.
+ * replace: the tables exactly as given, atomically. reassert: puts every
+ * object back as it should be without replacing the table, so packet-filled
+ * sets (client affinity) survive, for a periodic resync that repairs what
+ * someone else changed in our table. reassert-rules: declarations, chains and
+ * rules only: a cost that does not grow with the cluster.
  */
-export function renderReassert(tables: readonly NftTable[], scope: 'everything' | 'rules' = 'everything'): string {
-  const out: string[] = [];
-  for (const t of tables) renderTable(t, out, scope === 'everything' ? 'reassert' : 'reassert-rules');
-  return out.join('\n') + '\n';
+export type RenderMode = 'replace' | 'reassert' | 'reassert-rules';
+
+export function* scriptLines(sources: Iterable<TableSource>, mode: RenderMode): Generator<string> {
+  for (const t of sources) yield* tableLines(t, mode);
 }
 
-function renderTable(t: NftTable, out: string[], mode: 'replace' | 'reassert' | 'reassert-rules'): void {
+/** The whole script at once, from tables in memory (dump, tests). */
+export function renderTables(tables: readonly NftTable[], mode: RenderMode = 'replace'): string {
+  return [...scriptLines(tables.map(tableSource), mode)].join('\n') + '\n';
+}
+
+/** An in-memory table as a source. */
+function tableSource(t: NftTable): TableSource {
+  return {
+    family: t.family, sets: t.sets, chains: t.chains,
+    *elements() {
+      for (const [set, elems] of t.elements) for (const [k, v] of elems) yield [set, k, v];
+    },
+  };
+}
+
+function* tableLines(t: TableSource, mode: RenderMode): Generator<string> {
   const tbl = `${t.family} ${TABLE}`;
-  out.push(`add table ${tbl}`);
-  if (mode === 'replace') out.push(`delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`);
+  yield `add table ${tbl}`;
+  if (mode === 'replace') yield* [`delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`];
   for (const [name, decl] of t.sets) {
-    out.push(addSet(tbl, name, decl));
-    if (mode === 'reassert' && !decl.includes('dynamic')) out.push(`flush ${setKind(decl)} ${tbl} ${name}`);
+    yield addSet(tbl, name, decl);
+    if (mode === 'reassert' && !decl.includes('dynamic')) yield `flush ${setKind(decl)} ${tbl} ${name}`;
   }
   // Chains before rules: rules jump between chains in any order.
-  for (const [name, c] of t.chains) out.push(addChain(tbl, name, c.base));
+  const chains = [...t.chains];
+  for (const [name, c] of chains) yield addChain(tbl, name, c.base);
   // A reassert leaves load-balancing chains alone: their rules follow from their
   // names, and nft 1.0.6 cannot add a rule using an existing backends map.
-  const rewritten = [...t.chains].filter(([, c]) => mode === 'replace' || !c.rules.some(usesBackendsMap));
-  if (mode !== 'replace') for (const [name] of rewritten) out.push(`flush chain ${tbl} ${name}`);
-  for (const [name, c] of rewritten) for (const r of c.rules) out.push(`add rule ${tbl} ${name} ${r}`);
+  const rewritten = chains.filter(([, c]) => mode === 'replace' || !c.rules.some(usesBackendsMap));
+  if (mode !== 'replace') for (const [name] of rewritten) yield `flush chain ${tbl} ${name}`;
+  for (const [name, c] of rewritten) for (const r of c.rules) yield `add rule ${tbl} ${name} ${r}`;
   if (mode === 'reassert-rules') return;
-  for (const [set, elems] of t.elements) pushElements(out, 'add', tbl, set, [...elems].map(([k, v]) => elementText(k, v)));
+  // Elements arrive in any order; each set's are written a command at a time.
+  const pending = new Map<string, string[]>();
+  for (const [set, key, value] of t.elements()) {
+    let batch = pending.get(set);
+    if (!batch) pending.set(set, (batch = []));
+    batch.push(elementText(key, value));
+    if (batch.length === ELEMENTS_PER_COMMAND) {
+      yield elementCommand('add', tbl, set, batch);
+      batch.length = 0;
+    }
+  }
+  for (const [set, batch] of pending) if (batch.length > 0) yield elementCommand('add', tbl, set, batch);
 }
 
 function usesBackendsMap(rule: string): boolean {
@@ -59,8 +91,10 @@ export function addChain(tbl: string, name: string, base: string | undefined): s
   return base ? `add chain ${tbl} ${name} { ${base} }` : `add chain ${tbl} ${name}`;
 }
 
+function elementCommand(verb: 'add' | 'delete', tbl: string, set: string, items: readonly string[]): string {
+  return `${verb} element ${tbl} ${set} { ${items.join(', ')} }`;
+}
+
 export function pushElements(out: string[], verb: 'add' | 'delete', tbl: string, set: string, items: readonly string[]): void {
-  for (let i = 0; i < items.length; i += ELEMENTS_PER_COMMAND) {
-    out.push(`${verb} element ${tbl} ${set} { ${items.slice(i, i + ELEMENTS_PER_COMMAND).join(', ')} }`);
-  }
+  for (let i = 0; i < items.length; i += ELEMENTS_PER_COMMAND) out.push(elementCommand(verb, tbl, set, items.slice(i, i + ELEMENTS_PER_COMMAND)));
 }

@@ -1,57 +1,56 @@
-// A table as the sum of contributions (one per service port, plus the fixed
-// part), with reference counts: shared elements (hairpin pairs, a ClusterIP
-// of several ports) and shared chains live while anyone contributes them.
-// Records what an update touched, so the plan for it costs what changed,
-// not the size of the table.
+// The agent's table as the sum of contributions (one per service port, plus
+// the fixed part), kept lean: declarations and chains with reference counts,
+// and elements only where contributions share them (a ClusterIP of several
+// ports, a hairpin pair), also counted. Every other element belongs to exactly
+// one contribution, so it is known from that contribution's decision and not
+// stored: at 10k services that is 200k+ elements the agent need not hold.
+// Records what an update touched, so the plan for it costs what changed.
 import { planTables } from './plan.js';
+import { SHARED_SETS } from './layout.js';
+import type { Contribution } from './desired.js';
 import type { Chain, NftFamily, NftTable } from './model.js';
 
-export interface Contribution {
-  readonly elements: readonly (readonly [set: string, key: string, value: string])[];
-  readonly sets: readonly (readonly [name: string, decl: string])[];
-  readonly chains: readonly (readonly [name: string, chain: Chain])[];
-}
-
 interface Counted<T> { value: T; refs: number }
+
+/** An element's value before and after the current round of changes (undefined: absent). */
+interface Touch { before: string | undefined; after: string | undefined }
 
 export class TableStore {
   private readonly sets = new Map<string, Counted<string>>();
   private readonly chains = new Map<string, Counted<Chain>>();
-  // Elements by set: their values, and the extra references of the few that are shared
-  // (a count object per element would cost more than the element at 100k+ of them).
-  private readonly elements = new Map<string, Map<string, string>>();
-  private readonly sharedRefs = new Map<string, Map<string, number>>();
+  private readonly shared: Map<string, Map<string, number>>;
   /** Off while a table is filled for a full render: nothing to plan, so nothing to remember. */
   recording = true;
   // What each touched object was before the current round of changes (undefined: absent).
   private touchedSets = new Map<string, string | undefined>();
   private touchedChains = new Map<string, Chain | undefined>();
-  private touchedElements = new Map<string, Map<string, string | undefined>>();
+  private touchedElements = new Map<string, Map<string, Touch>>();
 
-  constructor(readonly family: NftFamily) {}
+  /** `sharedSets`: the sets whose elements several contributions may give (IPVS mode's helper table has its own). */
+  constructor(readonly family: NftFamily, sharedSets: readonly string[] = SHARED_SETS) {
+    this.shared = new Map(sharedSets.map((s) => [s, new Map()]));
+  }
 
   add(c: Contribution): void {
     for (const [name, decl] of c.sets) this.count(this.sets, name, decl, 1, this.touchedSets);
     for (const [name, chain] of c.chains) this.count(this.chains, name, chain, 1, this.touchedChains);
-    for (const [set, key, value] of c.elements) this.countElement(set, key, value, 1);
+    for (const [set, key, value] of c.elements) this.element(set, key, value, 1);
   }
 
   remove(c: Contribution): void {
-    for (const [set, key, value] of c.elements) this.countElement(set, key, value, -1);
+    for (const [set, key, value] of c.elements) this.element(set, key, value, -1);
     for (const [name, chain] of c.chains) this.count(this.chains, name, chain, -1, this.touchedChains);
     for (const [name, decl] of c.sets) this.count(this.sets, name, decl, -1, this.touchedSets);
   }
 
-  /** The whole table, as render() takes it: a view of the store, to be read before it changes again. */
-  snapshot(): NftTable {
-    const elements = new Map<string, ReadonlyMap<string, string>>();
-    for (const name of this.sets.keys()) elements.set(name, this.elements.get(name) ?? new Map());
-    return {
-      family: this.family,
-      sets: new Map([...this.sets].map(([k, v]) => [k, v.value])),
-      chains: new Map([...this.chains].map(([k, v]) => [k, v.value])),
-      elements,
-    };
+  /** The declarations and chains now, in the order they first appeared. */
+  declarations(): { sets: [string, string][]; chains: [string, Chain][] } {
+    return { sets: [...this.sets].map(([k, v]) => [k, v.value]), chains: [...this.chains].map(([k, v]) => [k, v.value]) };
+  }
+
+  /** The elements of the shared sets (the others come from their contributions). */
+  *sharedElements(): Generator<[set: string, key: string, value: string]> {
+    for (const [set, keys] of this.shared) if (this.sets.has(set)) for (const key of keys.keys()) yield [set, key, ''];
   }
 
   /** The transaction for everything changed since the last call (plan.ts's ordering), and forget it. */
@@ -79,22 +78,17 @@ export class TableStore {
     }
     for (const [set, keys] of this.touchedElements) {
       const b = new Map<string, string>(), a = new Map<string, string>();
-      for (const [key, was] of keys) {
-        if (was !== undefined) b.set(key, was);
-        const now = this.elements.get(set)?.get(key);
-        if (now !== undefined) a.set(key, now);
+      for (const [key, t] of keys) {
+        if (t.before !== undefined) b.set(key, t.before);
+        if (t.after !== undefined) a.set(key, t.after);
       }
       if (bSets.has(set)) (before.elements as Map<string, Map<string, string>>).set(set, b);
       if (aSets.has(set)) (after.elements as Map<string, Map<string, string>>).set(set, a);
     }
-    this.forgetChanges();
-    return planTables([before], [after]);
-  }
-
-  private forgetChanges(): void {
     this.touchedSets = new Map();
     this.touchedChains = new Map();
     this.touchedElements = new Map();
+    return planTables([before], [after]);
   }
 
   private count<T>(store: Map<string, Counted<T>>, name: string, value: T, delta: 1 | -1, touched: Map<string, T | undefined>): void {
@@ -108,28 +102,32 @@ export class TableStore {
     }
   }
 
-  private countElement(set: string, key: string, value: string, delta: 1 | -1): void {
-    let elems = this.elements.get(set);
-    if (!elems) this.elements.set(set, (elems = new Map()));
-    const cur = elems.get(key);
-    if (this.recording) {
-      let touched = this.touchedElements.get(set);
-      if (!touched) this.touchedElements.set(set, (touched = new Map()));
-      if (!touched.has(key)) touched.set(key, cur);
+  /** A shared element counts its contributions; any other comes and goes with its one contribution. */
+  private element(set: string, key: string, value: string, delta: 1 | -1): void {
+    const counts = this.shared.get(set);
+    if (counts) {
+      const n = (counts.get(key) ?? 0) + delta;
+      if (n > 0) counts.set(key, n);
+      else counts.delete(key);
+      // Only the first contribution in and the last one out change the kernel.
+      if (n === (delta > 0 ? 1 : 0)) this.touch(set, key, value, delta);
+      return;
     }
-    let shared = this.sharedRefs.get(set);
-    if (delta > 0) {
-      if (cur === undefined) elems.set(key, value);
-      else if (cur !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${cur} and ${value}`);
-      else {
-        if (!shared) this.sharedRefs.set(set, (shared = new Map()));
-        shared.set(key, (shared.get(key) ?? 0) + 1);
-      }
-    } else if (cur !== undefined) {
-      const extra = shared?.get(key) ?? 0;
-      if (extra === 0) elems.delete(key);
-      else if (extra === 1) shared!.delete(key);
-      else shared!.set(key, extra - 1);
+    this.touch(set, key, value, delta);
+  }
+
+  private touch(set: string, key: string, value: string, delta: 1 | -1): void {
+    if (!this.recording) return;
+    let keys = this.touchedElements.get(set);
+    if (!keys) this.touchedElements.set(set, (keys = new Map()));
+    const t = keys.get(key);
+    if (delta < 0) {
+      if (t) t.after = undefined;
+      else keys.set(key, { before: value, after: undefined });
+      return;
     }
+    if (t?.after !== undefined) throw new Error(`element ${key} of ${set} claimed twice: ${t.after} and ${value}`);
+    if (t) t.after = value;
+    else keys.set(key, { before: undefined, after: value });
   }
 }

@@ -1,0 +1,65 @@
+// The list scanner against JSON.parse: for any list, however its bytes are cut
+// into chunks and however it is indented, each item comes out as JSON.parse
+// reads it with the dropped keys' pairs removed (at any depth, first, middle
+// or last in their object), and the list's metadata comes out whole.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ListFormatError, ListScanner } from '../../src/k8s/list-scanner.js';
+
+const DROP = new Set(['managedFields', 'targetRef', 'kubectl.kubernetes.io/last-applied-configuration']);
+
+function withoutDropped(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutDropped);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !DROP.has(k)).map(([k, x]) => [k, withoutDropped(x)]));
+  return v;
+}
+
+function scan(text: string, cuts: number[]): { items: unknown[]; metadata: unknown } {
+  const items: unknown[] = [];
+  const scanner = new ListScanner((o) => items.push(o), DROP);
+  const bytes = Buffer.from(text);
+  let at = 0;
+  for (const cut of [...cuts.map((c) => c % (bytes.length + 1))].sort((a, b) => a - b)) {
+    scanner.push(bytes.subarray(at, cut));
+    at = cut;
+  }
+  scanner.push(bytes.subarray(at));
+  return { items, metadata: scanner.end() };
+}
+
+// Objects whose keys include the dropped ones, sometimes, with values of every kind.
+const key = fc.oneof(fc.constantFrom(...DROP), fc.string({ maxLength: 8 }), fc.constantFrom('a"b', 'é', 'x\\y', 'items', 'metadata'));
+const value = fc.letrec((tie) => ({
+  node: fc.oneof({ depthSize: 'small' },
+    fc.jsonValue({ maxDepth: 0 }),
+    fc.string(),
+    fc.array(tie('node'), { maxLength: 4 }),
+    fc.dictionary(key, tie('node'), { maxKeys: 5 })),
+})).node;
+const item = fc.dictionary(key, value, { maxKeys: 6 });
+
+describe('ListScanner', () => {
+  it('yields each item as JSON.parse does, without the dropped pairs, for any chunking and indentation', () => {
+    fc.assert(fc.property(
+      fc.array(item, { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom(undefined, 1, '\t'),
+      (items, cuts, indent) => {
+        const list = { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: '42', continue: 'abc' }, items };
+        const text = JSON.stringify(list, null, indent);
+        const out = scan(text, cuts);
+        expect(out.items).toEqual(JSON.parse(JSON.stringify(items)).map(withoutDropped));
+        expect(out.metadata).toEqual({ resourceVersion: '42', continue: 'abc' });
+      },
+    ), { numRuns: 1000 });
+  });
+
+  it('finds items and metadata wherever they come in the list object', () => {
+    const text = '{"items":[{"metadata":{"name":"a","managedFields":[{"x":1}]}}],"metadata":{"resourceVersion":"7"},"kind":"List"}';
+    expect(scan(text, [5, 17, 40])).toEqual({ items: [{ metadata: { name: 'a' } }], metadata: { resourceVersion: '7' } });
+  });
+
+  it('refuses what is not a list of objects, or ends early', () => {
+    expect(() => scan('{"items":[1,[2]]}', [])).toThrow(ListFormatError);
+    expect(() => scan('{"items":[{"a":1}', [])).toThrow(/ended inside its JSON/);
+    expect(() => scan('{"items":[{"a":1,}]}', [])).toThrow(/not JSON/);
+  });
+});
