@@ -36,15 +36,17 @@ function withProxyFlags(cmd: Command): Command {
     .option('--ipvs-strict-arp', 'IPVS mode: set arp_ignore=1 and arp_announce=2');
 }
 
-/** svcrouter's tables; with kubeProxy, what kube-proxy's modes leave behind as well. */
+/** svcrouter's tables and IPVS state; with kubeProxy, what kube-proxy's modes leave behind as well. */
 async function cleanup(kubeProxy: boolean): Promise<void> {
   await deleteTables(kubeProxy);
+  const { deleteIpvsState } = await import('../agent/ipvs-plane.js');
+  await deleteIpvsState(kubeProxy);
   if (kubeProxy) await deleteKubeProxyIptables();
 }
 
-/** Until the netlink IPVS client is in, IPVS mode can be dumped but not programmed. */
-function refuseIpvsKernel(cfg: Config): void {
-  if (cfg.mode === 'ipvs') throw new ConfigError('--proxy-mode: ipvs can be printed with dump; programming it needs the IPVS netlink client, which is not in this build yet');
+/** Until the agent drives IPVS mode, it can be dumped and applied but not run. */
+function refuseIpvsAgent(cfg: Config): void {
+  if (cfg.mode === 'ipvs') throw new ConfigError('--proxy-mode: ipvs is not run by the agent yet; dump and apply program it');
 }
 
 const VERSION = `svcrouter v${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -90,9 +92,18 @@ withProxyFlags(program.command('apply'))
   .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input')
   .action(async (opts: FlagValues & { filename: string[] }) => {
     const cfg = loadConfig(opts, warn);
-    refuseIpvsKernel(cfg);
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
+    if (cfg.mode === 'ipvs') {
+      const { IpvsPlane } = await import('../agent/ipvs-plane.js');
+      const plane = await IpvsPlane.open(cfg);
+      try {
+        await plane.sync('replace', next.build.state, next.policies.map((after) => ({ id: after.sp.id, before: undefined, after })));
+      } finally {
+        await plane.close();
+      }
+      return;
+    }
     await applyScript(scriptFor(next));
   });
 
@@ -120,7 +131,7 @@ withProxyFlags(program.command('run'))
     for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
     if (opts.cleanup) return cleanup(true);
     const cfg = loadConfig(opts, (w) => log.warn(w));
-    refuseIpvsKernel(cfg);
+    refuseIpvsAgent(cfg);
     await runUntilSignal(cfg, log);
   });
 

@@ -9,7 +9,8 @@ import type { NoEndpointVerdict, PortPolicy } from '../../policy/port-policy.js'
 import { markText } from '../nftables/layout.js';
 import { withComment } from '../nftables/model.js';
 import type { Contribution } from '../nftables/desired.js';
-import { SERVICE_FLAGS, type RealServer, type VirtualServer, type VirtualServerKey } from './model.js';
+import { ServiceFlags } from '../../kernel/ipvs/model.js';
+import type { RealServer, VirtualServer, VirtualServerKey } from './model.js';
 
 /** What every port of a family shares: this node's own addresses and those NodePorts answer on. */
 export interface FamilyContext {
@@ -86,7 +87,7 @@ export function needsFwmark(p: PortPolicy): boolean {
 /** kube-proxy: ClientIP affinity is persistence per client address; mh hashes the source port too. */
 function scheduling(p: PortPolicy, cfg: Config): Pick<VirtualServer, 'scheduler' | 'flags' | 'timeout' | 'netmask'> {
   const timeout = p.sp.affinityTimeout;
-  const flags = (timeout > 0 ? SERVICE_FLAGS.persistent : 0) | (cfg.ipvs.scheduler === 'mh' ? SERVICE_FLAGS.sched2 : 0);
+  const flags = (timeout > 0 ? ServiceFlags.persistent : 0) | (cfg.ipvs.scheduler === 'mh' ? ServiceFlags.sched2 : 0);
   return { scheduler: cfg.ipvs.scheduler, flags, timeout, netmask: p.sp.family === 'ipv4' ? 32 : 128 };
 }
 

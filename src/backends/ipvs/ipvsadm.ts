@@ -3,7 +3,8 @@
 // same order with sort (see the README): by the service argument, its -A line
 // first, then its -a lines; all in byte order.
 import { compareArgs } from './store.js';
-import { hostPort, serviceArg, SERVICE_FLAGS, type VirtualServer } from './model.js';
+import { ServiceFlags } from '../../kernel/ipvs/model.js';
+import { hostPort, serviceArg, type VirtualServer } from './model.js';
 
 export function formatIpvsadm(servers: readonly VirtualServer[]): string {
   const rows: { key: string; kind: 0 | 1; line: string }[] = [];
@@ -19,7 +20,7 @@ export function formatIpvsadm(servers: readonly VirtualServer[]): string {
 /** As ipvsadm prints them: scheduler, scheduler flags, persistence (a mask only when not one address). */
 function serviceOptions(vs: VirtualServer): string {
   let out = `-s ${vs.scheduler}`;
-  if (vs.flags & SERVICE_FLAGS.sched2) out += ` -b ${vs.scheduler === 'mh' || vs.scheduler === 'sh' ? `${vs.scheduler}-port` : 'flag-2'}`;
-  if (vs.flags & SERVICE_FLAGS.persistent) out += ` -p ${vs.timeout}`;
+  if (vs.flags & ServiceFlags.sched2) out += ` -b ${vs.scheduler === 'mh' || vs.scheduler === 'sh' ? `${vs.scheduler}-port` : 'flag-2'}`;
+  if (vs.flags & ServiceFlags.persistent) out += ` -p ${vs.timeout}`;
   return out;
 }

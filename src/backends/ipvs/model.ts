@@ -1,36 +1,22 @@
-// What IPVS mode programs, as plain data: virtual servers with their real
-// servers, the addresses bound to the dummy link, and the helper nftables
-// tables (backends/nftables/model.ts's NftTable, rendered and planned as there).
-import type { Family, Protocol } from '../../state/types.js';
+// What IPVS mode programs, as plain data: virtual servers (the kernel
+// client's, kernel/ipvs/model.ts) with their real servers, the addresses bound
+// to the dummy link, and the helper nftables tables (backends/nftables/
+// model.ts's NftTable, rendered and planned as there).
+import type { Family } from '../../state/types.js';
 import type { NftTable } from '../nftables/model.js';
+import { hostPort } from '../../kernel/netlink/address.js';
+import type { RealServer as KernelRealServer, VirtualServer as KernelVirtualServer, VirtualServerKey } from '../../kernel/ipvs/model.js';
+
+export { hostPort };
+export type { VirtualServerKey, VirtualServerSettings } from '../../kernel/ipvs/model.js';
 
 /** kube-proxy's kube-ipvs0: holds every service address, down, so the kernel takes them as local. */
 export const DUMMY_LINK = 'svcrouter-ipvs0';
 
-/** A virtual server is keyed by address, protocol and port, or (short-circuit traffic) by firewall mark. */
-export type VirtualServerKey =
-  | { readonly family: Family; readonly protocol: Protocol; readonly address: string; readonly port: number; readonly fwmark?: undefined }
-  | { readonly family: Family; readonly fwmark: number };
+/** A real server as svcrouter plans it: always NAT ("masq"), no connection limits. */
+export type RealServer = Pick<KernelRealServer, 'address' | 'port' | 'weight'>;
 
-export interface RealServer {
-  readonly address: string;
-  readonly port: number;
-  readonly weight: number;
-}
-
-/** IP_VS_SVC_F_*: persistence, and for sh/mh the second scheduler flag (hash the source port too). */
-export const SERVICE_FLAGS = { persistent: 0x1, sched2: 0x10 } as const;
-
-export interface VirtualServerSettings {
-  readonly scheduler: string;
-  readonly flags: number;
-  /** Persistence timeout, seconds (0 without). */
-  readonly timeout: number;
-  /** Persistence granularity as a prefix length: one client address (32 or 128). */
-  readonly netmask: number;
-}
-
-export type VirtualServer = VirtualServerKey & VirtualServerSettings & {
+export type VirtualServer = KernelVirtualServer & {
   /** Sorted by address and port. */
   readonly reals: readonly RealServer[];
   /** The ServicePort it serves ("ns/name:port/proto"), for people reading a dump. */
@@ -52,7 +38,3 @@ export function serviceArg(k: VirtualServerKey): string {
   return `${flag} ${hostPort(k.address, k.port)}`;
 }
 
-/** "10.0.0.5:80", "[fd00::5]:80". */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
