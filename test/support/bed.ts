@@ -60,6 +60,8 @@ export interface Bed {
   load(objects: Raw[], flags?: FlagValues): Promise<Loaded>;
   /** Apply a script that takes the node to `loaded` (a plan, say): what flows are traced through from now on. */
   apply(script: string, loaded: Loaded): Promise<void>;
+  /** `loaded` was programmed by other means (`svcrouter apply`, say): what flows are traced through from now on. */
+  applied(loaded: Loaded): Promise<void>;
   /** Apply an nft script in the node namespace. */
   nft(script: string): Promise<string>;
   probe(from: From, probes: Probe[]): Promise<ProbeResult[]>;
@@ -90,7 +92,8 @@ export async function createBed(opts: { apiLink?: boolean; nodePorts?: number[];
   // What the node holds, with its own addresses then; or the agent to ask.
   let programmed: { loaded: Loaded; addresses: string[] } | 'agent' | undefined;
   const programs = async (loaded: Loaded) => {
-    const a = await linkAddresses(topo.nodeNs);
+    // IPVS mode's dummy link holds the service addresses: they are the services', not the node's.
+    const a = await linkAddresses(topo.nodeNs, DUMMY_LINK);
     programmed = { loaded, addresses: [...a.ipv4, ...a.ipv6] };
   };
   const apply = async (script: string, loaded: Loaded) => {
@@ -102,6 +105,7 @@ export async function createBed(opts: { apiLink?: boolean; nodePorts?: number[];
     nft,
     compute,
     apply,
+    applied: programs,
     async load(objects, flags = {}) {
       let loaded = compute(objects, flags);
       if (loaded.ipvs) {

@@ -17,7 +17,7 @@ import { serviceArg, type VirtualServer } from '../../src/backends/ipvs/model.js
 import { renderTables } from '../../src/backends/nftables/render.js';
 import type { HostAddresses } from '../../src/backends/ipvs/family.js';
 import { FakeNft } from '../support/fake-nft.js';
-import { clusterArb } from '../support/arbitrary-cluster.js';
+import { clusterArb, feedDraw } from '../support/arbitrary-cluster.js';
 
 const cfg: Config = { ...DEFAULT_CONFIG, mode: 'ipvs', nodePortAddresses: [], hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/32')!] };
 
@@ -26,11 +26,6 @@ const hostArb = fc.constantFrom<HostAddresses>(
   { ipv4: ['192.168.50.1', '10.0.0.9'], ipv6: [] },
   { ipv4: ['192.168.50.2'], ipv6: ['fd00:50::2', 'fd00:50::1'] },
 );
-
-function identity(raw: Record<string, unknown>): string {
-  const m = raw.metadata as { namespace?: string; name: string };
-  return `${String(raw.kind)} ${m.namespace ?? ''}/${m.name}`;
-}
 
 /** A kernel's IPVS table as the netlink client would leave it (no connections). */
 function applyChanges(kernel: Map<string, ObservedVirtualServer>, changes: readonly IpvsChange[]): void {
@@ -72,9 +67,7 @@ describe('IPVS planner', () => {
       let previous: SourcedObject[] = [];
       let now = 0;
       steps.forEach(([objects, host], i) => {
-        const present = new Set(objects.map((o) => identity(o.raw)));
-        for (const o of previous) if (!present.has(identity(o.raw))) tracker.remove(o.raw);
-        for (const o of objects) tracker.upsert(o.source, o.raw);
+        feedDraw(tracker, previous, objects);
         previous = objects;
         const changes = tracker.takeChanges();
         const state = tracker.state();

@@ -15,6 +15,8 @@ const VIP = { v4: '10.96.0.60', v6: 'fd00:96::60' };
 const LB = { v4: '198.51.100.60', v6: '2001:db8:100::60' };
 const FLAGS = ['--proxy-mode', 'ipvs', '--hostname-override', 'node-a', '--cluster-cidr', '10.244.0.0/16,fd00:244::/32',
   '--nodeport-addresses', '192.168.50.0/24,fd00:50::/64'];
+/** The same, for the bed's trace of each connection. */
+const BED_FLAGS = { proxyMode: 'ipvs', nodeportAddresses: '192.168.50.0/24,fd00:50::/64' };
 /** ipvsadm -Sn in the dump's order (README). */
 const CANONICAL = `ipvsadm -Sn | awk '{k=$2" "$3; if ($4=="-6") k=k" -6"; print k"\\t"($1=="-A"?0:1)"\\t"$0}' | LC_ALL=C sort | cut -f3`;
 
@@ -47,6 +49,7 @@ e2e('apply and cleanup in IPVS mode', () => {
   it('programs the kernel as dump --ipvsadm prints it, and the traffic goes where nftables mode sends it', async () => {
     const file = manifests(shop(['a1', 'b1']));
     await svcrouter('apply', '-f', file, ...FLAGS);
+    await bed.applied(bed.compute(shop(['a1', 'b1']), BED_FLAGS));
     expect(await bed.topo.exec(bed.topo.nodeNs, CANONICAL)).toBe(await svcrouter('dump', '--ipvsadm', '-f', file, ...FLAGS));
     for (const f of FAMS) {
       expectReached(await connect(bed, 'client', 'tcp', LB[f], 80, triesFor(1)), [ip('a1', f)], [f === 'v4' ? ADDR.clientIPv4 : ADDR.clientIPv6]);
@@ -64,6 +67,7 @@ e2e('apply and cleanup in IPVS mode', () => {
     ].join(' && '));
     const file = manifests(shop(['a1', 'a2', 'b1']));
     await svcrouter('apply', '-f', file, ...FLAGS);
+    await bed.applied(bed.compute(shop(['a1', 'a2', 'b1']), BED_FLAGS));
     const want = await svcrouter('dump', '--ipvsadm', '-f', file, ...FLAGS);
     const have = (await bed.topo.exec(ns, CANONICAL)).split('\n');
     expect(have).toContain('-A -t 192.0.2.80:80 -s rr');
