@@ -38,15 +38,17 @@ export class IpvsPlane {
   private mirror = new Map<string, ObservedVirtualServer>();
   private readonly draining: DrainQueue = new Map();
   private bound = new Set<string>();
+  /** The node's own addresses, read on a full sync: listing them lists the dummy link's thousands too. */
+  private host: HostAddresses = { ipv4: [], ipv6: [] };
 
   private constructor(private readonly cfg: Config, private readonly ipvs: IpvsClient, private readonly links: LinkClient) {
     this.desired = new IncrementalIpvs(cfg);
   }
 
-  /** Sets the sysctls and IPVS timeouts, makes the dummy link, connects. */
+  /** Connects (loading ip_vs, whose sysctls exist only then), sets the sysctls and timeouts, makes the dummy link. */
   static async open(cfg: Config): Promise<IpvsPlane> {
-    await writeSysctls(ipvsSysctls(release(), cfg));
     const ipvs = await IpvsClient.open();
+    await writeSysctls(ipvsSysctls(release(), cfg));
     const links = LinkClient.open();
     const { tcpTimeout: tcp, tcpFinTimeout: tcpFin, udpTimeout: udp } = cfg.ipvs;
     if (tcp || tcpFin || udp) await ipvs.setTimeouts({ ...(tcp ? { tcp } : {}), ...(tcpFin ? { tcpFin } : {}), ...(udp ? { udp } : {}) });
@@ -60,16 +62,18 @@ export class IpvsPlane {
   }
 
   /**
-   * 'replace': read the kernel whole and bring all of it to the decisions
-   * (every port's, in `changes` as additions); 'plan': only what `changes` touched.
+   * 'replace': read the kernel (IPVS table, addresses) whole and bring all of
+   * it to the decisions (every port's, in `changes` as additions); 'plan': only
+   * what `changes` touched, with the node's addresses as the last full sync read them.
    */
   async sync(mode: 'replace' | 'plan', state: ProxyState, changes: readonly PolicyChange[]): Promise<IpvsSyncResult> {
-    const host = await this.hostAddresses();
     if (mode === 'replace') {
+      this.host = await this.hostAddresses();
       this.desired.reset();
       this.mirror = await this.readKernel();
       this.bound = new Set((await this.links.listAddresses(DUMMY_LINK)).map((a) => a.address));
     }
+    const host = this.host;
     const update = this.desired.update(state, host, changes, mode === 'plan');
     const keys = mode === 'replace' ? new Set([...this.desired.store.serverKeys(), ...this.mirror.keys()]) : new Set(update.servers);
     // Draining servers are looked at again every sync, with fresh counters.

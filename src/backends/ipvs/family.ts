@@ -6,6 +6,7 @@ import type { Family, NodeInfo, ProxyState } from '../../state/types.js';
 import type { Contribution } from '../nftables/desired.js';
 import { declareHelperSets, helperChains } from './helper-layout.js';
 import type { FamilyContext } from './contribution.js';
+import { nodePortAddresses } from '../../policy/node-traffic.js';
 
 export type HostAddresses = Readonly<Record<Family, readonly string[]>>;
 
@@ -14,16 +15,12 @@ export function usableHostAddresses(addresses: readonly string[]): string[] {
   return addresses.filter((a) => !isLoopback(a) && !/^fe[89ab]/i.test(a));
 }
 
-/**
- * The addresses NodePort virtual servers are made for: with CIDRs, the node's
- * addresses inside those of their family (a family without any: all of them);
- * `primary`, the node's first address of the family.
- */
+/** The addresses NodePort virtual servers are made for: policy/node-traffic.ts's decision, over the node's addresses now. */
 export function nodePortIPs(cfg: Config, node: NodeInfo, host: HostAddresses, f: Family): string[] {
-  if (cfg.nodePortAddresses === 'primary') return usableHostAddresses(node.ips[f]);
-  const mine = cfg.nodePortAddresses.filter((c) => c.family === f);
-  const all = usableHostAddresses(host[f]);
-  return mine.length === 0 ? all : all.filter((a) => mine.some((c) => cidrContains(c, a)));
+  const np = nodePortAddresses(cfg, node, f);
+  if (!np) return [];
+  if (np.by === 'primary') return usableHostAddresses(np.ips);
+  return usableHostAddresses(host[f]).filter((a) => np.within === 'any' || np.within.some((c) => cidrContains(c, a)));
 }
 
 export function familyContext(cfg: Config, node: NodeInfo, host: HostAddresses, f: Family): FamilyContext {
