@@ -7,9 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
+import type { Config } from '../config/config.js';
 import { ManifestError, STDIN } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
+import { deleteKubeProxyIptables } from '../kernel/kube-proxy-ipvs.js';
 import { loadCluster, reportProblems, scriptFor } from './pipeline.js';
+import { formatIpvsadm } from '../backends/ipvs/ipvsadm.js';
 import { AgentError, DEFAULT_AGENT, trace, type TraceOptions } from './trace.js';
 import { FlowError } from '../trace/flow.js';
 
@@ -18,7 +21,7 @@ const warn = (line: string) => process.stderr.write(`${line}\n`);
 function withProxyFlags(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'KubeProxyConfiguration (v1alpha1) file; its values win over flags, except --hostname-override')
-    .option('--proxy-mode <mode>', 'data plane: nftables')
+    .option('--proxy-mode <mode>', 'data plane: nftables (default) or ipvs')
     .option('--hostname-override <name>', 'this node\'s name (default: the host name)')
     .option('--node-ip <ips>', 'node IPs (comma-separated, one per family); default: the Node object\'s addresses')
     .option('--cluster-cidr <cidrs>', 'pod CIDRs, comma-separated (dual-stack)')
@@ -27,7 +30,26 @@ function withProxyFlags(cmd: Command): Command {
     .option('--pod-interface-name-prefix <prefix>', 'interface prefix for --detect-local-mode=InterfaceNamePrefix')
     .option('--nodeport-addresses <list>', 'CIDRs NodePorts answer on, or "primary" (default)')
     .option('--masquerade-all', 'SNAT all traffic sent to ClusterIPs')
-    .addOption(new Option('--iptables-masquerade-bit <bit>', 'mark bit used for masquerade (0-31)'));
+    .addOption(new Option('--iptables-masquerade-bit <bit>', 'mark bit used for masquerade (0-31)'))
+    .option('--ipvs-scheduler <name>', 'IPVS mode: scheduler of every virtual server (default rr)')
+    .option('--ipvs-tcp-timeout <duration>', 'IPVS mode: idle timeout of TCP connections (0 = the kernel\'s)')
+    .option('--ipvs-tcpfin-timeout <duration>', 'IPVS mode: timeout of TCP connections after a FIN (0 = the kernel\'s)')
+    .option('--ipvs-udp-timeout <duration>', 'IPVS mode: timeout of UDP flows (0 = the kernel\'s)')
+    .option('--ipvs-exclude-cidrs <cidrs>', 'IPVS mode: virtual servers in these CIDRs are left alone (comma-separated)')
+    .option('--ipvs-strict-arp', 'IPVS mode: set arp_ignore=1 and arp_announce=2');
+}
+
+/** svcrouter's tables and IPVS state; with kubeProxy, what kube-proxy's modes leave behind as well. */
+async function cleanup(kubeProxy: boolean): Promise<void> {
+  await deleteTables(kubeProxy);
+  const { deleteIpvsState } = await import('../agent/ipvs-plane.js');
+  await deleteIpvsState(kubeProxy);
+  if (kubeProxy) await deleteKubeProxyIptables();
+}
+
+/** Until the agent drives IPVS mode, it can be dumped and applied but not run. */
+function refuseIpvsAgent(cfg: Config): void {
+  if (cfg.mode === 'ipvs') throw new ConfigError('--proxy-mode: ipvs is not run by the agent yet; dump and apply program it');
 }
 
 const VERSION = `svcrouter v${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -40,14 +62,17 @@ program.command('version').description('print the version').action(() => console
 withProxyFlags(program.command('dump'))
   .description('print the nft script that would be programmed (no root needed)')
   .requiredOption('-f, --filename <paths...>', 'manifest files or directories; - reads standard input (kubectl get ... -o yaml | svcrouter dump -f -)')
-  .option('--base <paths...>', 'print the incremental transaction from these manifests\' state instead (- reads standard input)')
-  .action((opts: FlagValues & { filename: string[]; base?: string[] }) => {
+  .option('--base <paths...>', 'print the incremental transaction from these manifests\' state instead (nftables mode; - reads standard input)')
+  .option('--ipvsadm', 'IPVS mode: print only the virtual and real servers, in ipvsadm --save -n syntax')
+  .action((opts: FlagValues & { filename: string[]; base?: string[]; ipvsadm?: boolean }) => {
     if (opts.filename.includes(STDIN) && opts.base?.includes(STDIN)) throw new ManifestError('standard input can be read once: give - to -f or to --base, not both');
     const cfg = loadConfig(opts, warn);
+    if (cfg.mode === 'ipvs' && opts.base) throw new ConfigError('--base: the incremental transaction is printed in nftables mode only');
+    if (opts.ipvsadm && cfg.mode !== 'ipvs') throw new ConfigError('--ipvsadm: needs --proxy-mode ipvs');
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
     const base = opts.base ? loadCluster(opts.base, cfg) : undefined;
-    process.stdout.write(scriptFor(next, base));
+    process.stdout.write(opts.ipvsadm ? formatIpvsadm(next.ipvs!.virtualServers) : scriptFor(next, base));
   });
 
 withProxyFlags(program.command('trace'))
@@ -72,6 +97,16 @@ withProxyFlags(program.command('apply'))
     const cfg = loadConfig(opts, warn);
     const next = loadCluster(opts.filename, cfg);
     reportProblems(next, warn);
+    if (cfg.mode === 'ipvs') {
+      const { IpvsPlane } = await import('../agent/ipvs-plane.js');
+      const plane = await IpvsPlane.open(cfg);
+      try {
+        await plane.sync('replace', next.build.state, next.policies.map((after) => ({ id: after.sp.id, before: undefined, after })));
+      } finally {
+        await plane.close();
+      }
+      return;
+    }
     await applyScript(scriptFor(next));
   });
 
@@ -83,9 +118,11 @@ withProxyFlags(program.command('run'))
   .option('--sync-period <duration>', 'full resync at least this often (default 30s)')
   .option('--iptables-min-sync-period <duration>', 'kube-proxy\'s older name of --min-sync-period')
   .option('--iptables-sync-period <duration>', 'kube-proxy\'s older name of --sync-period')
+  .option('--ipvs-min-sync-period <duration>', 'IPVS mode: --min-sync-period, winning over it')
+  .option('--ipvs-sync-period <duration>', 'IPVS mode: --sync-period, winning over it')
   .option('--healthz-bind-address <host:port>', '/healthz and /livez (default 0.0.0.0:10256; "" disables)')
   .option('--metrics-bind-address <host:port>', '/metrics and /proxyMode (default 127.0.0.1:10249; "" disables)')
-  .option('--cleanup', 'remove svcrouter\'s and kube-proxy\'s nftables rules, then exit (kube-proxy\'s flag)')
+  .option('--cleanup', 'remove svcrouter\'s and kube-proxy\'s rules, then exit (kube-proxy\'s flag)')
   .option('--v <level>', 'log verbosity, as kube-proxy (0-2 info, 4+ debug)')
   .option('--log-level <level>', 'trace, debug, info, warn or error')
   .allowUnknownOption()
@@ -95,16 +132,17 @@ withProxyFlags(program.command('run'))
     const log = createLogger(opts.logLevel ?? (Number(opts.v ?? 0) >= 4 ? 'debug' : 'info'));
     // Existing kube-proxy DaemonSets must start unchanged: flags that do not apply are warned about, not fatal.
     for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
-    if (opts.cleanup) return deleteTables(true);
+    if (opts.cleanup) return cleanup(true);
     const cfg = loadConfig(opts, (w) => log.warn(w));
+    refuseIpvsAgent(cfg);
     await runUntilSignal(cfg, log);
   });
 
 program.command('cleanup')
   .description('remove everything svcrouter programmed')
-  .option('--kube-proxy', 'also remove kube-proxy\'s nftables tables')
+  .option('--kube-proxy', 'also remove kube-proxy\'s state: its nftables tables, its IPVS mode\'s iptables chains and ipsets')
   .action(async (opts: { kubeProxy?: boolean }) => {
-    await deleteTables(opts.kubeProxy === true);
+    await cleanup(opts.kubeProxy === true);
   });
 
 try {

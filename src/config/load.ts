@@ -7,7 +7,7 @@ import yaml from 'js-yaml';
 import { parseCIDR, parseIP } from '../state/addr.js';
 import { parseBindAddress } from './bind-address.js';
 import type { Cidr, Family } from '../state/types.js';
-import { DEFAULT_CONFIG, type Config, type DetectLocalMode } from './config.js';
+import { DEFAULT_CONFIG, type Config, type DetectLocalMode, type IpvsConfig } from './config.js';
 
 export class ConfigError extends Error {}
 
@@ -32,6 +32,14 @@ export interface FlagValues {
   metricsBindAddress?: string;
   kubeconfig?: string;
   master?: string;
+  ipvsScheduler?: string;
+  ipvsSyncPeriod?: string;
+  ipvsMinSyncPeriod?: string;
+  ipvsTcpTimeout?: string;
+  ipvsTcpfinTimeout?: string;
+  ipvsUdpTimeout?: string;
+  ipvsExcludeCidrs?: string;
+  ipvsStrictArp?: boolean;
 }
 
 /** Settings in kube-proxy's own vocabulary, before validation. */
@@ -50,6 +58,19 @@ interface Settings {
   healthzBindAddress?: unknown;
   metricsBindAddress?: unknown;
   kubeconfig?: unknown;
+  ipvs?: IpvsSettings;
+}
+
+/** The `ipvs:` section's fields, as the --ipvs-* flags give them too. */
+interface IpvsSettings {
+  scheduler?: unknown;
+  syncPeriod?: unknown;
+  minSyncPeriod?: unknown;
+  tcpTimeout?: unknown;
+  tcpFinTimeout?: unknown;
+  udpTimeout?: unknown;
+  excludeCIDRs?: unknown;
+  strictARP?: unknown;
 }
 
 export function loadConfig(flags: FlagValues, warn: (msg: string) => void = () => {}): Config {
@@ -68,10 +89,21 @@ export function loadConfig(flags: FlagValues, warn: (msg: string) => void = () =
     healthzBindAddress: flags.healthzBindAddress,
     metricsBindAddress: flags.metricsBindAddress,
     kubeconfig: flags.kubeconfig,
+    ipvs: {
+      scheduler: flags.ipvsScheduler,
+      syncPeriod: flags.ipvsSyncPeriod,
+      minSyncPeriod: flags.ipvsMinSyncPeriod,
+      tcpTimeout: flags.ipvsTcpTimeout,
+      tcpFinTimeout: flags.ipvsTcpfinTimeout,
+      udpTimeout: flags.ipvsUdpTimeout,
+      excludeCIDRs: flags.ipvsExcludeCidrs?.split(',').map((x) => x.trim()).filter((x) => x !== ''),
+      strictARP: flags.ipvsStrictArp,
+    },
   };
   let s = fromFlags;
   if (flags.config) {
-    const ignored = Object.entries(fromFlags).filter(([k, v]) => v !== undefined && k !== 'hostnameOverride').map(([k]) => k);
+    const given = ([k, v]: [string, unknown]) => v !== undefined && k !== 'hostnameOverride' && k !== 'ipvs';
+    const ignored = [...Object.entries(fromFlags), ...Object.entries(fromFlags.ipvs ?? {}).map(([k, v]) => [`ipvs.${k}`, v] as [string, unknown])].filter(given).map(([k]) => k);
     if (ignored.length > 0) warn(`--config is set, so these flags are ignored as kube-proxy ignores them: ${ignored.join(', ')}`);
     s = { ...readConfigFile(flags.config), ...(flags.hostnameOverride !== undefined ? { hostnameOverride: flags.hostnameOverride } : {}) };
   }
@@ -90,8 +122,9 @@ function readConfigFile(file: string): Settings {
   if (o.kind !== 'KubeProxyConfiguration' || o.apiVersion !== 'kubeproxy.config.k8s.io/v1alpha1') {
     throw new ConfigError(`${file}: want kind KubeProxyConfiguration, apiVersion kubeproxy.config.k8s.io/v1alpha1`);
   }
-  // v1alpha1 keeps masquerade settings per mode; nftables mode reads its own section.
-  const nft = o.nftables ?? {};
+  // v1alpha1 keeps masquerade settings per mode: nftables mode reads its own section, IPVS mode iptables's.
+  const nft = (o.mode === 'ipvs' ? o.iptables : o.nftables) ?? {};
+  const ipvs = o.ipvs ?? {};
   return {
     mode: o.mode || undefined,
     hostnameOverride: o.hostnameOverride || undefined,
@@ -102,19 +135,28 @@ function readConfigFile(file: string): Settings {
     nodePortAddresses: o.nodePortAddresses ?? undefined,
     masqueradeAll: nft.masqueradeAll ?? undefined,
     masqueradeBit: nft.masqueradeBit ?? undefined,
-    minSyncPeriod: nft.minSyncPeriod ?? o.minSyncPeriod ?? undefined,
-    syncPeriod: nft.syncPeriod ?? o.syncPeriod ?? undefined,
+    minSyncPeriod: (o.mode === 'ipvs' ? undefined : nft.minSyncPeriod) ?? o.minSyncPeriod ?? undefined,
+    syncPeriod: (o.mode === 'ipvs' ? undefined : nft.syncPeriod) ?? o.syncPeriod ?? undefined,
     healthzBindAddress: o.healthzBindAddress ?? undefined,
     metricsBindAddress: o.metricsBindAddress ?? undefined,
     kubeconfig: o.clientConnection?.kubeconfig || undefined,
+    ipvs: {
+      scheduler: ipvs.scheduler || undefined,
+      syncPeriod: ipvs.syncPeriod ?? undefined,
+      minSyncPeriod: ipvs.minSyncPeriod ?? undefined,
+      tcpTimeout: ipvs.tcpTimeout ?? undefined,
+      tcpFinTimeout: ipvs.tcpFinTimeout ?? undefined,
+      udpTimeout: ipvs.udpTimeout ?? undefined,
+      excludeCIDRs: ipvs.excludeCIDRs ?? undefined,
+      strictARP: ipvs.strictARP ?? undefined,
+    },
   };
 }
 
 function validate(s: Settings, nodeIp: string | undefined, where: string): Config {
   const bad = (field: string, why: string) => new ConfigError(`${where}${field}: ${why}`);
   const mode = s.mode ?? 'nftables';
-  if (mode === 'ipvs') throw bad('proxy-mode', 'ipvs is not available yet in svcrouter; use nftables');
-  if (mode !== 'nftables') throw bad('proxy-mode', `${JSON.stringify(mode)} is not supported (svcrouter programs nftables)`);
+  if (mode !== 'nftables' && mode !== 'ipvs') throw bad('proxy-mode', `${JSON.stringify(mode)} is not supported (svcrouter programs nftables or ipvs)`);
 
   const host = str(s.hostnameOverride, 'hostname-override', bad) || hostname();
   const name = host.trim().toLowerCase();
@@ -132,7 +174,9 @@ function validate(s: Settings, nodeIp: string | undefined, where: string): Confi
 
   const npa = s.nodePortAddresses ?? [];
   if (!Array.isArray(npa)) throw bad('nodeport-addresses', 'must be a list');
-  const nodePortAddresses = npa.length === 0 || (npa.length === 1 && npa[0] === 'primary') ? 'primary' as const
+  // Unset: the node's primary addresses in nftables mode, every node address in IPVS mode (no CIDR), as in kube-proxy.
+  const nodePortAddresses = npa.length === 0 ? (mode === 'ipvs' ? [] : 'primary' as const)
+    : npa.length === 1 && npa[0] === 'primary' ? 'primary' as const
     : cidrList(npa, 'nodeport-addresses', bad, '(or the single keyword "primary")');
 
   const masqueradeAll = s.masqueradeAll ?? false;
@@ -140,9 +184,13 @@ function validate(s: Settings, nodeIp: string | undefined, where: string): Confi
   const bit = s.masqueradeBit ?? 14;
   if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31) throw bad('iptables-masquerade-bit', `must be an integer in 0-31, got ${JSON.stringify(s.masqueradeBit)}`);
 
-  const minSync = duration(s.minSyncPeriod ?? '1s', 'min-sync-period', bad);
-  const sync = duration(s.syncPeriod ?? '30s', 'sync-period', bad);
-  if (sync <= 0) throw bad('sync-period', 'must be greater than 0');
+  // In IPVS mode its own periods win, as kube-proxy's IPVS proxier reads them.
+  const ipvsMode = mode === 'ipvs';
+  const minSync = ipvsMode && s.ipvs?.minSyncPeriod !== undefined ? duration(s.ipvs.minSyncPeriod, 'ipvs-min-sync-period', bad)
+    : duration(s.minSyncPeriod ?? '1s', 'min-sync-period', bad);
+  const sync = ipvsMode && s.ipvs?.syncPeriod !== undefined ? duration(s.ipvs.syncPeriod, 'ipvs-sync-period', bad)
+    : duration(s.syncPeriod ?? '30s', 'sync-period', bad);
+  if (sync <= 0) throw bad(ipvsMode && s.ipvs?.syncPeriod !== undefined ? 'ipvs-sync-period' : 'sync-period', 'must be greater than 0');
   return {
     ...DEFAULT_CONFIG,
     minSyncPeriodMs: minSync,
@@ -154,6 +202,26 @@ function validate(s: Settings, nodeIp: string | undefined, where: string): Confi
     nodeIPs: nodeIPs(nodeIp, bad),
     clusterCIDRs, detectLocalMode: detect, bridgeInterface: bridge, interfaceNamePrefix: prefix,
     nodePortAddresses, masqueradeAll, masqueradeBit: bit,
+    mode, ipvs: ipvsConfig(s.ipvs ?? {}, bad),
+  };
+}
+
+function ipvsConfig(s: IpvsSettings, bad: Bad): IpvsConfig {
+  const scheduler = str(s.scheduler, 'ipvs-scheduler', bad).trim() || 'rr';
+  // Any name goes (the kernel loads ip_vs_<name> or refuses it), but it reaches netlink and ipvsadm as text.
+  if (!/^[a-z0-9_]{1,15}$/.test(scheduler)) throw bad('ipvs-scheduler', `${JSON.stringify(scheduler)} is not a scheduler name (rr, wrr, lc, wlc, sh, dh, mh, sed, nq, ...)`);
+  const seconds = (v: unknown, field: string) => Math.floor(duration(v ?? 0, field, bad) / 1000);
+  const exclude = s.excludeCIDRs ?? [];
+  if (!Array.isArray(exclude)) throw bad('ipvs-exclude-cidrs', 'must be a list');
+  const strictARP = s.strictARP ?? false;
+  if (typeof strictARP !== 'boolean') throw bad('ipvs-strict-arp', 'must be true or false');
+  return {
+    scheduler,
+    tcpTimeout: seconds(s.tcpTimeout, 'ipvs-tcp-timeout'),
+    tcpFinTimeout: seconds(s.tcpFinTimeout, 'ipvs-tcpfin-timeout'),
+    udpTimeout: seconds(s.udpTimeout, 'ipvs-udp-timeout'),
+    excludeCIDRs: cidrList(exclude, 'ipvs-exclude-cidrs', bad),
+    strictARP,
   };
 }
 

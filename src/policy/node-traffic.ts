@@ -41,7 +41,8 @@ export type NodePortAddresses =
 export function nodePortAddresses(cfg: Config, node: NodeInfo, f: Family): NodePortAddresses | null {
   if (cfg.nodePortAddresses === 'primary') return { by: 'primary', ips: node.ips[f].filter((ip) => !isLoopback(ip)) };
   const mine = cfg.nodePortAddresses.filter((c) => c.family === f);
-  if (mine.length === 0) return null;
+  // IPVS mode, as kube-proxy's: a family no CIDR is given for answers on every local address.
+  if (mine.length === 0) return cfg.mode === 'ipvs' ? { by: 'local', within: 'any' } : null;
   return { by: 'local', within: mine.some((c) => c.text.endsWith('/0')) ? 'any' : mine };
 }
 

@@ -23,7 +23,8 @@ export function normalizeNode(raw: Raw): NodeInfo {
     byType[type]!.push(ip);
   });
   // kube-proxy's node IPs: per family, the first InternalIP, else the first ExternalIP.
-  const primary = (family: Family) => [...byType.InternalIP!, ...byType.ExternalIP!].filter((a) => a.family === family).slice(0, 1).map((a) => a.ip);
+  const inFamily = (family: Family) => [...new Set([...byType.InternalIP!, ...byType.ExternalIP!].filter((a) => a.family === family).map((a) => a.ip))];
+  const primary = (family: Family) => inFamily(family).slice(0, 1);
   const podCIDRs = [...arr(spec.podCIDRs, 'spec.podCIDRs'), ...(spec.podCIDR ? [spec.podCIDR] : [])].map((v, i) => {
     const c = parseCIDR(v);
     if (!c) throw new FieldError(`spec.podCIDRs[${i}]`, `${JSON.stringify(v)} is not a CIDR`);
@@ -32,6 +33,7 @@ export function normalizeNode(raw: Raw): NodeInfo {
   return {
     name,
     ips: { ipv4: primary('ipv4'), ipv6: primary('ipv6') },
+    addresses: { ipv4: inFamily('ipv4'), ipv6: inFamily('ipv6') },
     zone: str(labels[ZONE_LABEL], `metadata.labels["${ZONE_LABEL}"]`, ''),
     podCIDRs: [...new Map(podCIDRs.map((c: Cidr) => [c.text, c])).values()],
   };
@@ -39,7 +41,7 @@ export function normalizeNode(raw: Raw): NodeInfo {
 
 /** A node we have no object for: only the name is known. */
 export function emptyNode(name: string): NodeInfo {
-  return { name, ips: { ipv4: [], ipv6: [] }, zone: '', podCIDRs: [] };
+  return { name, ips: { ipv4: [], ipv6: [] }, addresses: { ipv4: [], ipv6: [] }, zone: '', podCIDRs: [] };
 }
 
 /** networking.k8s.io/v1 ServiceCIDR -> its CIDRs. */

@@ -58,6 +58,8 @@ export interface NodeInfo {
   readonly name: string;
   /** The node's primary IP per family (at most one each, unless --node-ip gives more). */
   readonly ips: Readonly<Record<Family, readonly string[]>>;
+  /** Every InternalIP and ExternalIP of the Node object, per family, in its order (IPVS NodePorts without a kernel to ask). */
+  readonly addresses: Readonly<Record<Family, readonly string[]>>;
   readonly zone: string;
   readonly podCIDRs: readonly Cidr[];
 }

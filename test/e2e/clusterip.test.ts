@@ -2,7 +2,7 @@
 // decisions, hairpin, reject and drop, for both families and TCP and UDP.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireKernel } from '../support/netns.js';
-import { ADDR, connect, createBed, expectOutcome, expectReached, expectRejected, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type Fam } from '../support/bed.js';
+import { ADDR, connect, createBed, PROXY_MODE, expectOutcome, expectReached, expectRejected, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type Fam } from '../support/bed.js';
 import { service, serviceCIDRs, slice, type Raw } from '../support/manifests.js';
 
 const e2e = requireKernel();
@@ -117,7 +117,11 @@ e2e('ClusterIP', () => {
       service('sctp', { clusterIP: '10.96.0.30', ports: [{ name: 's', protocol: 'SCTP', port: 9899 }] }),
       slice('sctp', 'IPv4', [{ name: 's', protocol: 'SCTP', port: 9899 }], [{ ip: ip('a1', 'v4'), node: 'node-a' }]),
     ]);
-    const listed = await bed.topo.exec(bed.topo.nodeNs, 'nft list map ip svcrouter vip-1-backends');
-    expect(listed).toMatch(/10\.96\.0\.30 \. sctp \. 9899 \. 0 : 10\.244\.1\.11 \. 9899/);
+    if (PROXY_MODE === 'ipvs') {
+      expect(await bed.topo.exec(bed.topo.nodeNs, 'ipvsadm -Sn')).toContain('-a --sctp-service 10.96.0.30:9899 -r 10.244.1.11:9899 -m -w 1');
+    } else {
+      const listed = await bed.topo.exec(bed.topo.nodeNs, 'nft list map ip svcrouter vip-1-backends');
+      expect(listed).toMatch(/10\.96\.0\.30 \. sctp \. 9899 \. 0 : 10\.244\.1\.11 \. 9899/);
+    }
   });
 });

@@ -2,7 +2,7 @@
 // externalTrafficPolicy Local and loadBalancerSourceRanges, both families.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireKernel } from '../support/netns.js';
-import { ADDR, connect, createBed, expectOutcome, expectReached, expectUntouched, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type PodName } from '../support/bed.js';
+import { ADDR, connect, createBed, expectOutcome, PROXY_MODE, expectReached, expectUntouched, FAMS, ip, POD_PORT, sliceFamily, triesFor, type Bed, type PodName } from '../support/bed.js';
 import { service, slice, type Raw } from '../support/manifests.js';
 
 const e2e = requireKernel();
@@ -134,10 +134,15 @@ e2e('external traffic', () => {
       await bed.topo.exec(bed.topo.nodeNs, f === 'v4' ? 'ip addr add 192.168.60.1/24 dev eth0' : 'ip addr add fd00:60::1/64 dev eth0 nodad preferred_lft 0');
       await bed.topo.exec(bed.topo.clientNs, f === 'v4' ? 'ip route add 192.168.60.0/24 via 192.168.50.1' : 'ip -6 route add fd00:60::/64 via fd00:50::1');
       const second = f === 'v4' ? '192.168.60.1' : 'fd00:60::1';
-      // Default "primary": only the Node object's address.
       await bed.load(shop(['a1']));
-      expectReached(await connect(bed, 'client', 'tcp', NODE[f], NODE_PORT, 2), [ip('a1', f)], [NODE[f]]);
-      expectUntouched(await connect(bed, 'client', 'tcp', second, NODE_PORT, 2), 'refused'); // the node's own stack: nothing listens
+      if (PROXY_MODE === 'ipvs') {
+        // IPVS mode's default, as kube-proxy's: every address of the node.
+        for (const addr of [NODE[f], second]) expectReached(await connect(bed, 'client', 'tcp', addr, NODE_PORT, 2), [ip('a1', f)], [NODE[f]]);
+      } else {
+        // Default "primary": only the Node object's address.
+        expectReached(await connect(bed, 'client', 'tcp', NODE[f], NODE_PORT, 2), [ip('a1', f)], [NODE[f]]);
+        expectUntouched(await connect(bed, 'client', 'tcp', second, NODE_PORT, 2), 'refused'); // the node's own stack: nothing listens
+      }
       // A CIDR list selects the local addresses inside it.
       await bed.load(shop(['a1']), { nodeportAddresses: f === 'v4' ? '192.168.60.0/24' : 'fd00:60::/64' });
       expectReached(await connect(bed, 'client', 'tcp', second, NODE_PORT, 2), [ip('a1', f)], [NODE[f]]);

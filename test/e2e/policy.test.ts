@@ -2,7 +2,7 @@
 // terminating fallback, topology hints and session affinity.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireKernel } from '../support/netns.js';
-import { connect, createBed, expectOutcome, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, triesFor, type Bed, type PodName } from '../support/bed.js';
+import { connect, createBed, PROXY_MODE, expectOutcome, expectReached, FAMS, ip, PODS, POD_PORT, sliceFamily, triesFor, type Bed, type PodName } from '../support/bed.js';
 import { service, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
 
 const e2e = requireKernel();
@@ -92,6 +92,15 @@ e2e('endpoint selection', () => {
       await connect(bed, 'cp', 'tcp', VIP[f], 80, 1);
       await connect(bed, 'client', 'tcp', VIP[f], 80, 1);
       await connect(bed, 'node', 'tcp', VIP[f], 80, 1);
+      if (PROXY_MODE === 'ipvs') {
+        // IPVS keeps affinity as persistence templates (source port 0), one per client, expiring with the timeout.
+        const listed = await bed.topo.exec(bed.topo.nodeNs, 'ipvsadm -Lnc');
+        const templates = listed.split('\n').filter((l) => /^\S+\s+\S+\s+\S+\s+\S+:0\s/.test(l));
+        expect(templates, listed).toHaveLength(3);
+        for (const t of templates) expect(t).toMatch(/^TCP\s+(29:[0-5]\d|30:00)\s/);
+        expect(templates.join('\n')).toContain(ip('cp', f));
+        return;
+      }
       const fam = f === 'v4' ? 'ip' : 'ip6';
       const elems: any[] = [];
       for (const slot of [0, 1]) {

@@ -104,3 +104,15 @@ function conditions(state: string): Record<string, boolean> {
     default: return { ready: false, serving: false, terminating: false };
   }
 }
+
+function identity(raw: Record<string, unknown>): string {
+  const m = raw.metadata as { namespace?: string; name: string };
+  return `${String(raw.kind)} ${m.namespace ?? ''}/${m.name}`;
+}
+
+/** The API's view of going from one draw to the next: deletions of what is gone, then every object again. */
+export function feedDraw(tracker: { remove(raw: Record<string, unknown>): void; upsert(source: string, raw: Record<string, unknown>): void }, previous: readonly SourcedObject[], objects: readonly SourcedObject[]): void {
+  const present = new Set(objects.map((o) => identity(o.raw)));
+  for (const o of previous) if (!present.has(identity(o.raw))) tracker.remove(o.raw);
+  for (const o of objects) tracker.upsert(o.source, o.raw);
+}

@@ -8,6 +8,13 @@ import { createTopology, ADDR, type Probe, type ProbeResult, type Topology } fro
 import { netnsExec } from './netns.js';
 import { clusterFrom, scriptFor, traceDecided, type Loaded } from '../../src/cli/pipeline.js';
 import { loadConfig, type FlagValues } from '../../src/config/load.js';
+import { formatIpvsadm } from '../../src/backends/ipvs/ipvsadm.js';
+import { renderTables } from '../../src/backends/nftables/render.js';
+import { DUMMY_LINK, type IpvsPlan } from '../../src/backends/ipvs/model.js';
+import { ipvsSysctls } from '../../src/backends/ipvs/sysctls.js';
+import { desiredIpvs } from '../../src/backends/ipvs/desired.js';
+import type { HostAddresses } from '../../src/backends/ipvs/family.js';
+import { release } from 'node:os';
 import { flowQuery, hostPort, parseFlow, type FlowArgs } from '../../src/trace/flow.js';
 import { DEFAULT_AGENT } from '../../src/cli/trace.js';
 import type { TraceReport } from '../../src/trace/trace.js';
@@ -31,7 +38,13 @@ export type Fam = 'v4' | 'v6';
 export const FAMS: Fam[] = ['v4', 'v6'];
 export const sliceFamily = (f: Fam) => (f === 'v4' ? 'IPv4' : 'IPv6') as 'IPv4' | 'IPv6';
 
-export const BASE_FLAGS: FlagValues = { hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16,fd00:244::/32' };
+/**
+ * The data plane the traffic suites program: nftables, or with
+ * SVCROUTER_E2E_PROXY_MODE=ipvs (test/vm/, on a kernel with IPVS) IPVS mode.
+ */
+export const PROXY_MODE = process.env.SVCROUTER_E2E_PROXY_MODE === 'ipvs' ? 'ipvs' : 'nftables';
+
+export const BASE_FLAGS: FlagValues = { hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16,fd00:244::/32', proxyMode: PROXY_MODE };
 
 export function thisNode(): Raw {
   return node('node-a', [ADDR.nodeIPv4, ADDR.nodeIPv6], 'z1', ['10.244.1.0/24', 'fd00:244:1::/64']);
@@ -47,6 +60,8 @@ export interface Bed {
   load(objects: Raw[], flags?: FlagValues): Promise<Loaded>;
   /** Apply a script that takes the node to `loaded` (a plan, say): what flows are traced through from now on. */
   apply(script: string, loaded: Loaded): Promise<void>;
+  /** `loaded` was programmed by other means (`svcrouter apply`, say): what flows are traced through from now on. */
+  applied(loaded: Loaded): Promise<void>;
   /** Apply an nft script in the node namespace. */
   nft(script: string): Promise<string>;
   probe(from: From, probes: Probe[]): Promise<ProbeResult[]>;
@@ -76,19 +91,32 @@ export async function createBed(opts: { apiLink?: boolean; nodePorts?: number[];
   };
   // What the node holds, with its own addresses then; or the agent to ask.
   let programmed: { loaded: Loaded; addresses: string[] } | 'agent' | undefined;
+  const programs = async (loaded: Loaded) => {
+    // IPVS mode's dummy link holds the service addresses: they are the services', not the node's.
+    const a = await linkAddresses(topo.nodeNs, DUMMY_LINK);
+    programmed = { loaded, addresses: [...a.ipv4, ...a.ipv6] };
+  };
   const apply = async (script: string, loaded: Loaded) => {
     await nft(script);
-    const links = JSON.parse(await topo.exec(topo.nodeNs, 'ip -j addr show')) as { addr_info: { local: string }[] }[];
-    programmed = { loaded, addresses: links.flatMap((l) => l.addr_info.map((a) => a.local)) };
+    await programs(loaded);
   };
   return {
     topo,
     nft,
     compute,
     apply,
+    applied: programs,
     async load(objects, flags = {}) {
-      const loaded = compute(objects, flags);
-      await apply(scriptFor(loaded), loaded);
+      let loaded = compute(objects, flags);
+      if (loaded.ipvs) {
+        // As the agent: NodePorts on the addresses the node's links have now, not the Node object's.
+        const ipvs = desiredIpvs(loaded.build.state, loaded.cfg, await linkAddresses(topo.nodeNs, DUMMY_LINK), loaded.policies);
+        loaded = { ...loaded, ipvs, tables: [...ipvs.tables] };
+        await loadIpvs(topo.nodeNs, ipvs);
+        await programs(loaded);
+      } else {
+        await apply(scriptFor(loaded), loaded);
+      }
       // Each scenario starts like a fresh node: no UDP flow of the last one may linger in conntrack.
       await netnsExec(topo.nodeNs, ['conntrack', '-F']).catch(() => {});
       return loaded;
@@ -106,6 +134,35 @@ export async function createBed(opts: { apiLink?: boolean; nodePorts?: number[];
     },
     destroy: () => topo.destroy(),
   };
+}
+
+/**
+ * IPVS mode's plan, programmed with the tools (the dump's ipvsadm syntax read by
+ * ipvsadm -R, addresses with ip, the helper tables with nft), as a node where
+ * svcrouter last programmed it, with svcrouter's sysctls.
+ */
+async function loadIpvs(ns: string, plan: IpvsPlan): Promise<void> {
+  await netnsExec(ns, ['bash', '-c', [
+    'modprobe ip_vs',
+    `sysctl -q -w ${ipvsSysctls(release(), loadConfig({ ...BASE_FLAGS })).map((s) => `${s.name}=${s.value}`).join(' ')}`,
+    `ip link show ${DUMMY_LINK} >/dev/null 2>&1 || ip link add ${DUMMY_LINK} type dummy`,
+    `ip addr flush dev ${DUMMY_LINK}`,
+    'ipvsadm -C',
+  ].join(' && ')]);
+  const addresses = [...plan.addresses.ipv4.map((a) => `addr add ${a}/32 dev ${DUMMY_LINK}`), ...plan.addresses.ipv6.map((a) => `addr add ${a}/128 dev ${DUMMY_LINK} nodad`)];
+  if (addresses.length > 0) await netnsExec(ns, ['ip', '-batch', '-'], addresses.join('\n') + '\n');
+  await netnsExec(ns, ['ipvsadm', '-R'], formatIpvsadm(plan.virtualServers));
+  await netnsExec(ns, ['nft', '-f', '-'], renderTables(plan.tables));
+}
+
+/** Addresses of the node's links (but link `except`), per family. */
+async function linkAddresses(ns: string, except?: string): Promise<HostAddresses> {
+  const links = JSON.parse(await netnsExec(ns, ['ip', '-j', 'addr', 'show'])) as { ifname: string; addr_info: { family: string; local: string }[] }[];
+  const out = { ipv4: [] as string[], ipv6: [] as string[] };
+  for (const l of links.filter((x) => x.ifname !== except)) {
+    for (const a of l.addr_info) (a.family === 'inet' ? out.ipv4 : out.ipv6).push(a.local);
+  }
+  return out;
 }
 
 /** The address of a pod in a family. */

@@ -12,6 +12,8 @@ command -v conntrack >/dev/null || need+=(conntrack)
 command -v nstat >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl) # asks the agent's /trace from inside the node's namespace
 [[ -f /usr/include/nftables/libnftables.h ]] || need+=(libnftables-dev) # svcrouter's kernel writer builds against it
+command -v iptables-nft-restore >/dev/null || need+=(iptables) # kube-proxy's leftovers, for cleanup --kube-proxy
+command -v ipset >/dev/null || need+=(ipset)
 # The IPVS suites run in a VM (test/vm/, ../shared/tools/vmrun): what vmrun needs, and ipvsadm to cross-check.
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 [[ -x /bin/busybox || -x /usr/bin/busybox ]] || need+=(busybox-static)

@@ -3,7 +3,7 @@
 //   client ns  --veth(eth0/eth0)--  node ns  --veth(v<pod>/eth0)--  pod ns (one per pod)
 //
 // The node forwards between everything; svcrouter's nftables rules go in the node ns.
-// Pods run echo-server.mjs; any namespace can send probes with probe.mjs.
+// Pods run c/echo-server.c; any namespace can send probes with c/probe.c.
 //
 // With `apiLink: true`, one more veth joins the ROOT namespace to the node ns
 // (root <prefix>api / node api0, a random private /30 out of 10.254.0.0/16), so a
@@ -11,8 +11,8 @@
 // `topology.apiHost`. Only the connected /30 route exists on either side.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { netnsExec, run } from './netns.js';
+import { cTool } from './c-tools.js';
 
 export const ADDR = {
   nodeIPv4: '192.168.50.1',
@@ -86,8 +86,6 @@ export interface Topology {
   destroy(): Promise<void>;
 }
 
-const ECHO_SERVER = fileURLToPath(new URL('./echo-server.mjs', import.meta.url));
-const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
 
 // Set in every namespace before any interface exists, so `default` applies to them.
 const COMMON_SYSCTLS = [
@@ -128,11 +126,11 @@ function sysctl(ns: string, settings: string[]): Promise<string> {
   return netnsExec(ns, ['sysctl', '-q', '-w', ...settings]);
 }
 
-/** Starts echo-server.mjs in `ns`; the child is added to `children` at once so cleanup never misses it. */
+/** Starts the echo server in `ns`; the child is added to `children` at once so cleanup never misses it. */
 function startEchoServer(ns: string, ports: number[], children: ChildProcess[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    // `ip netns exec` execs the command, so the child pid is node itself.
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ECHO_SERVER, ...ports.map(String)], {
+    // `ip netns exec` execs the command, so the child pid is the server itself.
+    const child = spawn('ip', ['netns', 'exec', ns, cTool('echo-server'), ...ports.map(String)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
@@ -220,6 +218,17 @@ async function addApiLink(prefix: string, nodeNs: string, rootLinks: string[]): 
   throw new Error('no free /30 in 10.254.0.0/16 for the API link');
 }
 
+/** One line of the probe's output (see c/probe.c). */
+function parseProbeLine(line: string): ProbeResult {
+  const [outcome, ...rest] = line.split(' ');
+  if (outcome === 'ok') {
+    const [localAddr, localPort, peerAddr, peerPort] = rest;
+    return { outcome: 'ok', reply: { localAddr: localAddr!, localPort: Number(localPort), peerAddr: peerAddr!, peerPort: Number(peerPort) } };
+  }
+  if (outcome === 'refused' || outcome === 'timeout') return { outcome };
+  return { outcome: 'error', message: rest.join(' ') || line };
+}
+
 export async function createTopology(opts: TopologyOptions = { pods: [] }): Promise<Topology> {
   const prefix = opts.prefix ?? `sr${randomBytes(2).toString('hex')}`;
   const pods = opts.pods;
@@ -263,8 +272,8 @@ export async function createTopology(opts: TopologyOptions = { pods: [] }): Prom
       return apiHost;
     },
     async probe(ns, probes) {
-      const out = await netnsExec(ns, [process.execPath, PROBE], JSON.stringify(probes));
-      return JSON.parse(out) as ProbeResult[];
+      const input = probes.map((p) => `${p.proto} ${p.addr} ${p.port} ${p.src ?? '-'} ${p.timeoutMs ?? 1500}\n`).join('');
+      return (await netnsExec(ns, [cTool('probe')], input)).trimEnd().split('\n').filter((l) => l !== '').map(parseProbeLine);
     },
     exec: (ns, cmd) => netnsExec(ns, ['bash', '-c', cmd]),
     destroy,

@@ -4,7 +4,7 @@ import { categorizeEndpoints } from '../../src/policy/categorize.js';
 import { decidePort, PolicyTable } from '../../src/policy/port-policy.js';
 import type { Endpoint, NodeInfo, ServicePort } from '../../src/state/types.js';
 
-const node: NodeInfo = { name: 'node-a', ips: { ipv4: ['192.168.50.1'], ipv6: [] }, zone: 'z1', podCIDRs: [] };
+const node: NodeInfo = { name: 'node-a', ips: { ipv4: ['192.168.50.1'], ipv6: [] }, addresses: { ipv4: ['192.168.50.1'], ipv6: [] }, zone: 'z1', podCIDRs: [] };
 
 function sp(over: Partial<ServicePort> = {}): ServicePort {
   return {

@@ -36,9 +36,13 @@ describe('svcrouter dump', () => {
     expect(r.out).toBe('');
   });
 
-  it('refuses the ipvs mode until it exists, and bad flag values, naming the flag', () => {
-    expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--proxy-mode', 'ipvs', ...FLAGS))
-      .toMatchObject({ code: 1, err: expect.stringMatching(/--proxy-mode: ipvs is not available yet/) });
+  it('refuses an unknown mode, and bad flag values, naming the flag', () => {
+    expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--proxy-mode', 'iptables', ...FLAGS))
+      .toMatchObject({ code: 1, err: expect.stringMatching(/--proxy-mode: "iptables" is not supported/) });
+    expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--ipvsadm', ...FLAGS))
+      .toMatchObject({ code: 1, err: expect.stringMatching(/--ipvsadm: needs --proxy-mode ipvs/) });
+    expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--proxy-mode', 'ipvs', '--ipvs-scheduler', 'r r', ...FLAGS))
+      .toMatchObject({ code: 1, err: expect.stringMatching(/--ipvs-scheduler: "r r" is not a scheduler name/) });
     expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--cluster-cidr', '10.0.0.0/40', '--hostname-override', 'n'))
       .toMatchObject({ code: 1, err: expect.stringMatching(/--cluster-cidr: "10\.0\.0\.0\/40" is not a CIDR/) });
     expect(svcrouter('dump', '-f', 'test/fixtures/small-cluster.yaml', '--iptables-masquerade-bit', '32', ...FLAGS))

@@ -47,3 +47,33 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ config: join(dir, 'bad.yaml') })).toThrow(/bad\.yaml: line 2: not valid YAML/);
   });
 });
+
+describe('loadConfig in IPVS mode', () => {
+  it('reads the --ipvs-* flags, with its own periods winning', () => {
+    const c = loadConfig({ hostnameOverride: 'n', proxyMode: 'ipvs', ipvsScheduler: 'wlc', ipvsTcpTimeout: '15m', ipvsTcpfinTimeout: '30s', ipvsUdpTimeout: '5s',
+      ipvsExcludeCidrs: '10.0.0.0/8, fd00::/8', ipvsStrictArp: true, minSyncPeriod: '5s', ipvsMinSyncPeriod: '2s', ipvsSyncPeriod: '1m' });
+    expect(c).toMatchObject({
+      mode: 'ipvs', minSyncPeriodMs: 2000, syncPeriodMs: 60_000, nodePortAddresses: [],
+      ipvs: { scheduler: 'wlc', tcpTimeout: 900, tcpFinTimeout: 30, udpTimeout: 5, strictARP: true,
+        excludeCIDRs: [{ family: 'ipv4', text: '10.0.0.0/8' }, { family: 'ipv6', text: 'fd00::/8' }] },
+    });
+    expect(loadConfig({ hostnameOverride: 'n', proxyMode: 'ipvs' }).ipvs).toEqual({ scheduler: 'rr', tcpTimeout: 0, tcpFinTimeout: 0, udpTimeout: 0, excludeCIDRs: [], strictARP: false });
+    expect(loadConfig({ hostnameOverride: 'n', ipvsMinSyncPeriod: '2s' }).minSyncPeriodMs).toBe(1000);
+  });
+
+  it('reads the ipvs: section of a KubeProxyConfiguration, and masquerade settings from iptables:', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svcrouter-'));
+    writeFileSync(join(dir, 'kp.yaml'), ['apiVersion: kubeproxy.config.k8s.io/v1alpha1', 'kind: KubeProxyConfiguration', 'mode: ipvs', 'hostnameOverride: n',
+      'iptables: {masqueradeAll: true, masqueradeBit: 13}', 'ipvs: {scheduler: sh, syncPeriod: 45s, minSyncPeriod: 3s, tcpTimeout: 0s, udpTimeout: 10s, excludeCIDRs: [192.168.0.0/16], strictARP: true}', ''].join('\n'));
+    expect(loadConfig({ config: join(dir, 'kp.yaml') })).toMatchObject({
+      mode: 'ipvs', masqueradeAll: true, masqueradeBit: 13, syncPeriodMs: 45_000, minSyncPeriodMs: 3000,
+      ipvs: { scheduler: 'sh', tcpTimeout: 0, udpTimeout: 10, strictARP: true, excludeCIDRs: [{ family: 'ipv4', text: '192.168.0.0/16' }] },
+    });
+  });
+
+  it('names the field of a bad IPVS value', () => {
+    expect(() => loadConfig({ hostnameOverride: 'n', proxyMode: 'ipvs', ipvsUdpTimeout: 'soon' })).toThrow(/--ipvs-udp-timeout: "soon" is not a duration/);
+    expect(() => loadConfig({ hostnameOverride: 'n', proxyMode: 'ipvs', ipvsExcludeCidrs: '10.0.0.0/99' })).toThrow(/--ipvs-exclude-cidrs: "10\.0\.0\.0\/99" is not a CIDR/);
+    expect(() => loadConfig({ hostnameOverride: 'n', proxyMode: 'ipvs', ipvsScheduler: 'x'.repeat(16) })).toThrow(/--ipvs-scheduler: .* is not a scheduler name/);
+  });
+});

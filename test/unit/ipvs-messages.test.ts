@@ -85,6 +85,16 @@ describe('IPVS requests', () => {
     expect(flushRequest(FAMILY).payload).toEqual(hex('11010000'));
   });
 
+  it('a firewall-mark service is keyed by AF and FWMARK alone, in every request', () => {
+    const fwm = { family: 'ipv6', fwmark: 257, scheduler: 'rr', flags: 0, timeout: 0, netmask: 128 } as const;
+    const key = ['0600 0100 0a00 0000', '0800 0500 01010000']; // AF_INET6; FWMARK 257 (host order)
+    expect(operationRequest(FAMILY, { op: 'add-virtual-server', vs: fwm }).payload).toEqual(hex(
+      '01010000', '3800 0180', ...key, '0700 0600 727200 00', '0c00 0700 00000000 ffffffff', '0800 0800 00000000', '0800 0900 80000000'));
+    expect(operationRequest(FAMILY, { op: 'delete-virtual-server', vs: fwm }).payload).toEqual(hex('03010000', '1400 0180', ...key));
+    expect(listRealServersRequest(FAMILY, fwm).payload).toEqual(hex('08010000', '1400 0180', ...key));
+    expect(describeOperation({ op: 'add-real-server', vs: fwm, rs: { ...rs, address: 'fd00::5' } })).toBe('add real server [fd00::5]:8080 to FWM 257 IPv6');
+  });
+
   it('refuses an address of the other family before anything is sent', () => {
     expect(() => operationRequest(FAMILY, { op: 'add-real-server', vs, rs: { ...rs, address: 'fd00::5' } })).toThrow('not an ipv4 address: "fd00::5"');
   });
@@ -97,12 +107,12 @@ describe('IPVS requests', () => {
 });
 
 describe('IPVS replies from a real kernel', () => {
-  it('GET_SERVICE dump: addresses read by AF, HASHED stripped, the firewall-mark service left out (sorted)', () => {
+  it('GET_SERVICE dump: addresses read by AF, HASHED stripped, a firewall-mark service by its mark (sorted)', () => {
     expect(decodeFixture('ipvs-get-service-dump', readFixture('ipvs-get-service-dump'))).toEqual([
       { family: 'ipv4', protocol: 'sctp', address: '10.96.0.3', port: 9000, scheduler: 'sh', flags: ServiceFlags.persistent | ServiceFlags.sched1, timeout: 600, netmask: 24 },
       { family: 'ipv4', protocol: 'tcp', address: '10.96.0.1', port: 80, scheduler: 'rr', flags: ServiceFlags.persistent, timeout: 10800, netmask: 32 },
       { family: 'ipv6', protocol: 'udp', address: 'fd00::10', port: 53, scheduler: 'mh', flags: ServiceFlags.sched2, timeout: 0, netmask: 128 },
-      undefined, // -f 7
+      { family: 'ipv4', fwmark: 7, scheduler: 'rr', flags: 0, timeout: 0, netmask: 32 },
     ]);
   });
 

@@ -9,18 +9,13 @@ import { planTables } from '../../src/backends/nftables/plan.js';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/config.js';
 import { parseCIDR } from '../../src/state/addr.js';
 import { FakeNft } from '../support/fake-nft.js';
-import { clusterArb } from '../support/arbitrary-cluster.js';
+import { clusterArb, feedDraw } from '../support/arbitrary-cluster.js';
 import { IncrementalTables } from '../../src/backends/nftables/incremental.js';
 import { PolicyTable } from '../../src/policy/port-policy.js';
 import { StateTracker } from '../../src/state/tracker.js';
 import type { SourcedObject } from '../../src/state/build.js';
 
 const cfg: Config = { ...DEFAULT_CONFIG, hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/32')!] };
-
-function identity(raw: Record<string, unknown>): string {
-  const m = raw.metadata as { namespace?: string; name: string };
-  return `${String(raw.kind)} ${m.namespace ?? ''}/${m.name}`;
-}
 
 function tables(objects: SourcedObject[]) {
   const { state, issues } = buildState(objects, { nodeName: cfg.hostname });
@@ -50,10 +45,7 @@ describe('planner', () => {
       const kernel = new FakeNft();
       let previous: SourcedObject[] = [];
       steps.forEach((objects, i) => {
-        // The API's view of going from one draw to the next: deletions of what is gone, then every object again.
-        const present = new Set(objects.map((o) => identity(o.raw)));
-        for (const o of previous) if (!present.has(identity(o.raw))) tracker.remove(o.raw);
-        for (const o of objects) tracker.upsert(o.source, o.raw);
+        feedDraw(tracker, previous, objects);
         previous = objects;
         const changes = tracker.takeChanges();
         const state = tracker.state();

@@ -6,7 +6,7 @@ import { withoutNested } from '../../state/addr.js';
 import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
 import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, SHARED_SETS, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
-import { withComment, type Chain, type NftTable } from './model.js';
+import { withComment, type Chain, type NftFamily, type NftTable } from './model.js';
 import { nodePortAddresses } from '../../policy/node-traffic.js';
 
 /** What one service port (or the fixed part of a table) puts in its family's table. */
@@ -18,26 +18,29 @@ export interface Contribution {
 
 /** The whole tables, at once: what `dump` prints and `dump --base` diffs. */
 export function desiredTables(state: ProxyState, cfg: Config, policies: readonly PortPolicy[] = decideAll(state)): NftTable[] {
-  return FAMILIES.map((f) => {
-    const sets = new Map<string, string>();
-    const chains = new Map<string, Chain>();
-    const elements = new Map<string, Map<string, string>>();
-    const add = (c: Contribution) => {
-      for (const [name, decl] of c.sets) if (!sets.has(name)) sets.set(name, decl);
-      for (const [name, chain] of c.chains) if (!chains.has(name)) chains.set(name, chain);
-      for (const [set, key, value] of c.elements) {
-        let elems = elements.get(set);
-        if (!elems) elements.set(set, (elems = new Map()));
-        const had = elems.get(key);
-        if (had !== undefined && had !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${had} and ${value}`);
-        elems.set(key, value);
-      }
-    };
-    add(baseContribution(state, cfg, f));
-    for (const p of policies) if (p.sp.family === f) add(portContribution(p));
-    // Every declared set has its (possibly empty) element map, in declaration order.
-    return { family: familyNames(f).nft, sets, chains, elements: new Map([...sets.keys()].map((name) => [name, elements.get(name) ?? new Map()])) };
-  });
+  return FAMILIES.map((f) => tableOf(familyNames(f).nft, (function* () {
+    yield baseContribution(state, cfg, f);
+    for (const p of policies) if (p.sp.family === f) yield portContribution(p);
+  })()));
+}
+
+/** One table holding these contributions, every declared set with its (possibly empty) elements, in declaration order. */
+export function tableOf(family: NftFamily, contributions: Iterable<Contribution>): NftTable {
+  const sets = new Map<string, string>();
+  const chains = new Map<string, Chain>();
+  const elements = new Map<string, Map<string, string>>();
+  for (const c of contributions) {
+    for (const [name, decl] of c.sets) if (!sets.has(name)) sets.set(name, decl);
+    for (const [name, chain] of c.chains) if (!chains.has(name)) chains.set(name, chain);
+    for (const [set, key, value] of c.elements) {
+      let elems = elements.get(set);
+      if (!elems) elements.set(set, (elems = new Map()));
+      const had = elems.get(key);
+      if (had !== undefined && had !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${had} and ${value}`);
+      elems.set(key, value);
+    }
+  }
+  return { family, sets, chains, elements: new Map([...sets.keys()].map((name) => [name, elements.get(name) ?? new Map()])) };
 }
 
 /** Collects one contribution: the elements, sets and chains one service port (or the fixed part) needs. */

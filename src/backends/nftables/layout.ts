@@ -84,7 +84,7 @@ export function backendsMapDecl(kind: DispatchKind, n: number, fam: FamilyNames)
 }
 
 /** Rule fragments that tell pod traffic apart (kube-proxy's LocalTrafficDetector). */
-function detectorRules(d: LocalTrafficDetector | null, fam: FamilyNames): { local: string; notLocal: string } | null {
+export function detectorRules(d: LocalTrafficDetector | null, fam: FamilyNames): { local: string; notLocal: string } | null {
   if (!d) return null;
   if (d.by === 'cidrs') {
     const set = d.cidrs.length === 1 ? d.cidrs[0]!.text : `{ ${d.cidrs.map((c) => c.text).join(', ')} }`;
@@ -107,34 +107,61 @@ function nodePortMatch(np: NodePortAddresses | null, fam: FamilyNames): string |
   return `${fam.ip} daddr { ${np.within.map((c) => c.text).join(', ')} } ${local}`;
 }
 
+/** The configured masquerade bit as nft writes a mark: 0x00004000. */
+export function masqueradeMark(cfg: Config): string {
+  return markText(2 ** cfg.masqueradeBit);
+}
+
+export function markText(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+/** A base chain at `hook` and `prio`, accepting what its rules let through. */
+export function baseChain(type: string, hook: string, prio: number, rules: string[]): Chain {
+  return { base: `type ${type} hook ${hook} priority ${prio} ; policy accept ;`, rules };
+}
+
+/** Chains and rules both data planes write alike. */
+export function sharedChains(cfg: Config, node: NodeInfo, f: Family): { firewallCheck: Chain; rejectChain: Chain; markForMasquerade: Chain; masqueradeMarked: string[]; clusterMasquerade: string[] } {
+  const fam = familyNames(f);
+  const vip = keyExpr('vip', fam);
+  const mark = masqueradeMark(cfg);
+  const det = detectorRules(localTrafficDetector(cfg, node, f), fam);
+  return {
+    // ClusterIP traffic: all with --masquerade-all, else what does not come from a pod (no detector: none).
+    clusterMasquerade: cfg.masqueradeAll ? [`${fam.ip} daddr @cluster-ips jump mark-for-masquerade`]
+      : det ? [`${fam.ip} daddr @cluster-ips ${det.notLocal} jump mark-for-masquerade`] : [],
+    firewallCheck: { rules: [`${vip} @firewall-ips ${vip} . ${fam.ip} saddr != @firewall-allow drop`] },
+    rejectChain: { rules: ['reject'] },
+    markForMasquerade: { rules: [`meta mark set meta mark | ${mark}`] },
+    masqueradeMarked: [`meta mark & ${mark} == 0x00000000 return`, `meta mark set meta mark ^ ${mark}`, 'masquerade fully-random'],
+  };
+}
+
 export function staticChains(cfg: Config, node: NodeInfo, f: Family): Map<string, Chain> {
   const fam = familyNames(f);
-  const mark = `0x${(2 ** cfg.masqueradeBit).toString(16).padStart(8, '0')}`;
+  const shared = sharedChains(cfg, node, f);
   const vip = keyExpr('vip', fam);
   const np = nodePortMatch(nodePortAddresses(cfg, node, f), fam);
   const det = detectorRules(localTrafficDetector(cfg, node, f), fam);
-  const base = (type: string, hook: string, prio: number, rules: string[]): Chain =>
-    ({ base: `type ${type} hook ${hook} priority ${prio} ; policy accept ;`, rules });
   const newConn = 'ct state new';
-  const clusterMasq = cfg.masqueradeAll ? [`${fam.ip} daddr @cluster-ips jump mark-for-masquerade`]
-    : det ? [`${fam.ip} daddr @cluster-ips ${det.notLocal} jump mark-for-masquerade`] : [];
   const shortCircuit = (key: string, map: string) => [
     ...(det ? [`${det.local} ${key} vmap @${map}`] : []),
     'fib saddr type local jump mark-for-masquerade',
     `fib saddr type local ${key} vmap @${map}`,
   ];
   return new Map<string, Chain>([
-    ['filter-prerouting-pre-dnat', base('filter', 'prerouting', -110, [`${newConn} jump firewall-check`])],
-    ['filter-output-pre-dnat', base('filter', 'output', -110, [`${newConn} jump firewall-check`])],
-    ['nat-prerouting', base('nat', 'prerouting', -100, ['jump services'])],
-    ['nat-output', base('nat', 'output', -100, ['jump services'])],
-    ['filter-input', base('filter', 'input', 0, [
+    ['filter-prerouting-pre-dnat', baseChain('filter', 'prerouting', -110, [`${newConn} jump firewall-check`])],
+    ['filter-output-pre-dnat', baseChain('filter', 'output', -110, [`${newConn} jump firewall-check`])],
+    ['nat-prerouting', baseChain('nat', 'prerouting', -100, ['jump services'])],
+    ['nat-output', baseChain('nat', 'output', -100, ['jump services'])],
+    ['filter-input', baseChain('filter', 'input', 0, [
       ...(np ? [`${newConn} jump nodeport-endpoints-check`] : []), `${newConn} jump service-endpoints-check`])],
-    ['filter-forward', base('filter', 'forward', 0, [`${newConn} jump service-endpoints-check`, `${newConn} jump cluster-ips-check`])],
-    ['filter-output', base('filter', 'output', 0, [`${newConn} jump service-endpoints-check`, `${newConn} jump cluster-ips-check`])],
-    ['nat-postrouting', base('nat', 'postrouting', 100, ['jump masquerading'])],
+    ['filter-forward', baseChain('filter', 'forward', 0, [`${newConn} jump service-endpoints-check`, `${newConn} jump cluster-ips-check`])],
+    ['filter-output', baseChain('filter', 'output', 0, [`${newConn} jump service-endpoints-check`, `${newConn} jump cluster-ips-check`])],
+    ['nat-postrouting', baseChain('nat', 'postrouting', 100, ['jump masquerading'])],
     ['services', { rules: [
-      ...clusterMasq,
+      ...shared.clusterMasquerade,
       `${vip} vmap @service-ips`,
       ...(np ? [`${np} meta l4proto . th dport vmap @service-nodeports`] : []),
     ] }],
@@ -145,18 +172,16 @@ export function staticChains(cfg: Config, node: NodeInfo, f: Family): Map<string
     // the node's own traffic is masqueraded because its source is a local address.
     ['external-local', { rules: [...shortCircuit(vip, 'shortcircuit-ips'), `${vip} vmap @external-ips`] }],
     ['nodeport-local', { rules: [...shortCircuit('meta l4proto . th dport', 'shortcircuit-nodeports'), 'meta l4proto . th dport vmap @external-nodeports'] }],
-    ['firewall-check', { rules: [`${vip} @firewall-ips ${vip} . ${fam.ip} saddr != @firewall-allow drop`] }],
+    ['firewall-check', shared.firewallCheck],
     ['service-endpoints-check', { rules: [`${vip} vmap @no-endpoint-services`] }],
     ['nodeport-endpoints-check', { rules: np ? [`${np} meta l4proto . th dport vmap @no-endpoint-nodeports`] : [] }],
     ['cluster-ips-check', { rules: [`${fam.ip} daddr @cluster-ips reject`, `${fam.ip} daddr @service-cidrs drop`] }],
-    ['reject-chain', { rules: ['reject'] }],
-    ['mark-for-masquerade', { rules: [`meta mark set meta mark | ${mark}`] }],
+    ['reject-chain', shared.rejectChain],
+    ['mark-for-masquerade', shared.markForMasquerade],
     ['masquerading', { rules: [
       // Hairpin: an endpoint reaching itself through a service must see another source.
       `ct status dnat ${fam.ip} saddr . ${fam.ip} daddr @hairpin jump mark-for-masquerade`,
-      `meta mark & ${mark} == 0x00000000 return`,
-      `meta mark set meta mark ^ ${mark}`,
-      'masquerade fully-random',
+      ...shared.masqueradeMarked,
     ] }],
   ]);
 }

@@ -18,7 +18,7 @@ interface Touch { before: string | undefined; after: string | undefined }
 export class TableStore {
   private readonly sets = new Map<string, Counted<string>>();
   private readonly chains = new Map<string, Counted<Chain>>();
-  private readonly shared = new Map<string, Map<string, number>>(SHARED_SETS.map((s) => [s, new Map()]));
+  private readonly shared: Map<string, Map<string, number>>;
   /** Off while a table is filled for a full render: nothing to plan, so nothing to remember. */
   recording = true;
   // What each touched object was before the current round of changes (undefined: absent).
@@ -26,7 +26,10 @@ export class TableStore {
   private touchedChains = new Map<string, Chain | undefined>();
   private touchedElements = new Map<string, Map<string, Touch>>();
 
-  constructor(readonly family: NftFamily) {}
+  /** `sharedSets`: the sets whose elements several contributions may give (IPVS mode's helper table has its own). */
+  constructor(readonly family: NftFamily, sharedSets: readonly string[] = SHARED_SETS) {
+    this.shared = new Map(sharedSets.map((s) => [s, new Map()]));
+  }
 
   add(c: Contribution): void {
     for (const [name, decl] of c.sets) this.count(this.sets, name, decl, 1, this.touchedSets);

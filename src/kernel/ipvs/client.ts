@@ -64,7 +64,7 @@ export class IpvsClient {
     return this.applyOne({ op: 'delete-real-server', vs, rs });
   }
 
-  /** Every TCP/UDP/SCTP virtual server of the namespace (firewall-mark ones are left out). */
+  /** Every TCP/UDP/SCTP and firewall-mark virtual server of the namespace. */
   async listVirtualServers(): Promise<VirtualServer[]> {
     const reply = await this.ask('list virtual servers', listVirtualServersRequest(this.familyId));
     return reply.messages.map(decodeVirtualServer).filter((vs): vs is VirtualServer => vs !== undefined);

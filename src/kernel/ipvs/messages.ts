@@ -26,10 +26,9 @@ type Writer = AttributeWriter;
 /** The service nest: the key, and for NEW/SET the rest (the kernel wants all of it). */
 function writeService(w: Writer, vs: VirtualServerKey, full?: VirtualServer): void {
   w.nested(CMD_ATTR.service, (n) => {
-    n.u16(SVC_ATTR.af, afOf(vs.family))
-      .u16(SVC_ATTR.protocol, PROTOCOL_NUMBERS[vs.protocol])
-      .binary(SVC_ATTR.addr, addressBytes(vs.family, vs.address))
-      .be16(SVC_ATTR.port, vs.port);
+    n.u16(SVC_ATTR.af, afOf(vs.family));
+    if (vs.fwmark !== undefined) n.u32(SVC_ATTR.fwmark, vs.fwmark);
+    else n.u16(SVC_ATTR.protocol, PROTOCOL_NUMBERS[vs.protocol]).binary(SVC_ATTR.addr, addressBytes(vs.family, vs.address)).be16(SVC_ATTR.port, vs.port);
     if (!full) return;
     const flags = Buffer.alloc(8);
     writeU32(flags, full.flags, 0);
@@ -87,22 +86,28 @@ export const getTimeoutsRequest = (familyId: number): Request => request(familyI
 export const getInfoRequest = (familyId: number): Request => request(familyId, CMD.getInfo);
 export const flushRequest = (familyId: number): Request => request(familyId, CMD.flush);
 
-/** A service from a GET_SERVICE dump; undefined for one keyed by firewall mark or of a protocol svcrouter does not use. */
+/** A service from a GET_SERVICE dump; undefined for one of a protocol svcrouter does not use. */
 export function decodeVirtualServer(msg: NetlinkMessage): VirtualServer | undefined {
   const svc = nest(msg, CMD_ATTR.service);
   const family = familyOf(readU16(need(svc, SVC_ATTR.af, 'service AF')));
-  const protocol = svc.has(SVC_ATTR.protocol) ? PROTOCOLS.get(readU16(svc.get(SVC_ATTR.protocol)!)) : undefined;
-  if (!family || !protocol || svc.has(SVC_ATTR.fwmark)) return undefined;
+  if (!family) return undefined;
   const netmask = need(svc, SVC_ATTR.netmask, 'service netmask');
+  const settings = {
+    scheduler: readString(need(svc, SVC_ATTR.schedName, 'service scheduler')),
+    flags: readU32(need(svc, SVC_ATTR.flags, 'service flags')) & ~SERVICE_FLAG_HASHED,
+    timeout: readU32(need(svc, SVC_ATTR.timeout, 'service timeout')),
+    netmask: family === 'ipv4' ? prefixLength(netmask) : readU32(netmask),
+  };
+  const fwmark = svc.get(SVC_ATTR.fwmark);
+  if (fwmark) return { family, fwmark: readU32(fwmark), ...settings };
+  const protocol = svc.has(SVC_ATTR.protocol) ? PROTOCOLS.get(readU16(svc.get(SVC_ATTR.protocol)!)) : undefined;
+  if (!protocol) return undefined;
   return {
     family,
     protocol,
     address: addressText(family, need(svc, SVC_ATTR.addr, 'service address')),
     port: need(svc, SVC_ATTR.port, 'service port').readUInt16BE(0),
-    scheduler: readString(need(svc, SVC_ATTR.schedName, 'service scheduler')),
-    flags: readU32(need(svc, SVC_ATTR.flags, 'service flags')) & ~SERVICE_FLAG_HASHED,
-    timeout: readU32(need(svc, SVC_ATTR.timeout, 'service timeout')),
-    netmask: family === 'ipv4' ? prefixLength(netmask) : readU32(netmask),
+    ...settings,
   };
 }
 

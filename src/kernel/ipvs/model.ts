@@ -2,15 +2,15 @@
 import type { Family, Protocol } from '../../state/types.js';
 import { hostPort } from '../netlink/address.js';
 
-/** What identifies a virtual server. */
-export interface VirtualServerKey {
-  readonly family: Family;
-  readonly protocol: Protocol;
-  readonly address: string;
-  readonly port: number;
-}
+/**
+ * What identifies a virtual server: address, protocol and port, or a firewall
+ * mark (the packet's whole mark, set by the firewall; any protocol and address).
+ */
+export type VirtualServerKey =
+  | { readonly family: Family; readonly protocol: Protocol; readonly address: string; readonly port: number; readonly fwmark?: undefined }
+  | { readonly family: Family; readonly fwmark: number; readonly protocol?: undefined; readonly address?: undefined; readonly port?: undefined };
 
-export interface VirtualServer extends VirtualServerKey {
+export interface VirtualServerSettings {
   /** rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos; the kernel loads ip_vs_<name>. */
   readonly scheduler: string;
   /** ServiceFlags bits (HASHED, which the kernel sets on every service, is left out when reading). */
@@ -20,6 +20,8 @@ export interface VirtualServer extends VirtualServerKey {
   /** Persistence granularity as a prefix length: 32 (IPv4) or 128 (IPv6) is one client address. */
   readonly netmask: number;
 }
+
+export type VirtualServer = VirtualServerKey & VirtualServerSettings;
 
 /** IP_VS_SVC_F_*. The scheduler flags mean what the scheduler says: for sh and mh, sched1 = fallback, sched2 = hash the port too. */
 export const ServiceFlags = {
@@ -81,8 +83,9 @@ export type IpvsOperation =
   | { readonly op: 'update-real-server'; readonly vs: VirtualServerKey; readonly rs: RealServer }
   | { readonly op: 'delete-real-server'; readonly vs: VirtualServerKey; readonly rs: RealServerKey };
 
-/** "TCP 10.96.0.1:80" */
+/** "TCP 10.96.0.1:80", "FWM 257", "FWM 257 IPv6" (as ipvsadm -L). */
 export function describeVirtualServer(vs: VirtualServerKey): string {
+  if (vs.fwmark !== undefined) return `FWM ${vs.fwmark}${vs.family === 'ipv6' ? ' IPv6' : ''}`;
   return `${vs.protocol.toUpperCase()} ${hostPort(vs.address, vs.port)}`;
 }
 

@@ -1,0 +1,15 @@
+// IPVS mode's whole desired state from the port decisions: what `dump
+// --proxy-mode ipvs` prints.
+import type { Config } from '../../config/config.js';
+import type { ProxyState } from '../../state/types.js';
+import { decideAll, type PortPolicy } from '../../policy/port-policy.js';
+import type { HostAddresses } from './family.js';
+import { IncrementalIpvs } from './incremental.js';
+import type { IpvsPlan } from './model.js';
+
+/** `host` defaults to the Node object's addresses, as `dump` has no kernel to ask. */
+export function desiredIpvs(state: ProxyState, cfg: Config, host: HostAddresses = state.node.addresses, policies: readonly PortPolicy[] = decideAll(state)): IpvsPlan {
+  const inc = new IncrementalIpvs(cfg);
+  inc.update(state, host, policies.map((after) => ({ id: after.sp.id, before: undefined, after })), false);
+  return inc.plan();
+}
