@@ -35,11 +35,13 @@ export const AGENT_FLAGS = {
   minSyncPeriod: '100ms', syncPeriod: '30s',
 };
 
-export function startAgent(cluster: ClusterBed): AgentBed {
+/** `flags` override AGENT_FLAGS' sync periods. */
+export function startAgent(cluster: ClusterBed, flags: Partial<Pick<typeof AGENT_FLAGS, 'minSyncPeriod' | 'syncPeriod'>> = {}): AgentBed {
   const startedAt = Date.now();
+  const f = { ...AGENT_FLAGS, ...flags };
   const running = startAgentProcess(cluster.topo.nodeNs, [
-    `--kubeconfig=${cluster.kubeconfig}`, `--hostname-override=${AGENT_FLAGS.hostnameOverride}`, `--cluster-cidr=${AGENT_FLAGS.clusterCidr}`,
-    `--min-sync-period=${AGENT_FLAGS.minSyncPeriod}`, `--sync-period=${AGENT_FLAGS.syncPeriod}`,
+    `--kubeconfig=${cluster.kubeconfig}`, `--hostname-override=${f.hostnameOverride}`, `--cluster-cidr=${f.clusterCidr}`,
+    `--min-sync-period=${f.minSyncPeriod}`, `--sync-period=${f.syncPeriod}`,
   ]);
   const child = running.child;
   const unregister = atExit(() => child.kill('SIGKILL'));

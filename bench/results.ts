@@ -49,6 +49,8 @@ export interface NftElementReference {
 
 /** Where churn figures are kept in AgentFigures.churn: by rate, "20/s". */
 export const churnKey = (ratePerS: number) => `${ratePerS}/s`;
+/** The 20/s churn again, by an agent with kube-proxy's default --min-sync-period (1 s), as the CPU target assumes. */
+export const DEFAULT_PERIOD_CHURN = '20/s, --min-sync-period=1s';
 
 export interface AgentFigures {
   /** Paging through the agent's lists alone, just before it starts. */

@@ -23,7 +23,7 @@ function node(args: string[], timeoutMs: number): void {
 const SECTIONS = [
   'ruleset', 'agent', 'agent.listingFloor', 'agent.coldStart', 'agent.settled', 'agent.memoryBreakdown', 'agent.changes',
   'agent.changes.endpointAdded', 'agent.changes.endpointRemoved', 'agent.changes.serviceAdded', 'agent.churn.20/s',
-  'agent.churn.100/s', 'agent.idle', 'agent.nftElement', 'dataPlane', 'dataPlane.target', 'dataPlane.svcrouter',
+  'agent.churn.100/s', 'agent.churn.20/s, --min-sync-period=1s', 'agent.idle', 'agent.nftElement', 'dataPlane', 'dataPlane.target', 'dataPlane.svcrouter',
   'dataPlane.kubeProxy', 'dataPlane.linear', 'floor',
 ];
 
