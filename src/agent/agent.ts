@@ -7,15 +7,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { startInformers, type Informers } from '../k8s/informers.js';
 import { StateTracker } from '../state/tracker.js';
-import type { ProxyState } from '../state/types.js';
 import { PolicyTable, type PolicyChange, type PortPolicy } from '../policy/port-policy.js';
 import { staleUdpFlows } from '../policy/stale-flows.js';
-import { IncrementalTables } from '../backends/nftables/incremental.js';
-import { applyScript, type Applied } from '../kernel/nft.js';
 import { NftInspector } from '../kernel/nftables/inspector.js';
 import { TABLE } from '../backends/nftables/model.js';
 import { TamperWatch } from './tamper-watch.js';
-import type { RenderMode } from '../backends/nftables/render.js';
+import type { Committed, DataPlane, SyncMode } from './data-plane.js';
+import { NftablesPlane } from './nftables-plane.js';
 import { deleteFlows } from '../kernel/conntrack.js';
 import { formatIssue, type Issue } from '../state/issues.js';
 import { SyncScheduler } from './scheduler.js';
@@ -37,15 +35,6 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-type Mode = 'replace' | 'reassert' | 'plan';
-
-/**
- * kube-proxy's largeClusterEndpointsThreshold: above it, the periodic resync
- * reasserts rules only, as kube-proxy stops periodic full resyncs there (a
- * full rewrite at 10k services costs more than a second of nft every period).
- */
-const LARGE_CLUSTER_ENDPOINTS = 1000;
-
 /** kube-proxy's burstSyncs: syncs that may run back to back within --min-sync-period. */
 const BURST_SYNCS = 2;
 
@@ -54,9 +43,6 @@ const MAX_PENDING_TRIGGERS = 10_000;
 
 /** While the first lists cannot be had, the agent says so again this often. */
 const WAITING_REMINDER_MS = 60_000;
-
-/** How often the kernel's ruleset generation is read, to notice someone else changing the tables (at most every --sync-period). */
-const TAMPER_CHECK_MS = 1000;
 
 export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent> {
   const metrics = createMetrics();
@@ -71,12 +57,10 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
-  const tamper = openTamperWatch(log, () => metrics.tamperRestores.inc());
-  let verifyDue = false;
+  const plane = await openPlane(cfg, openTamperWatch(log, () => metrics.tamperRestores.inc()), log);
+  closers.push(() => plane.close());
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
-  // What the kernel should hold, kept incrementally.
-  const tables = new IncrementalTables();
   // Decisions changed since the last commit, by port: the committed one and the latest (for conntrack).
   let uncommitted = new Map<string, PolicyChange>();
   let committed = false;
@@ -99,17 +83,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // Whatever asked (the periodic resync, a retry, a signal), a view not fully seen is never
     // committed: until then the kernel keeps what a previous run left, untouched.
     if (!listed) return true;
-    if (verifyDue && committed && !replaceDue && tamper) {
-      verifyDue = false;
-      replaceDue = await tamper.verify(tables.shapes());
-    }
-    const mode: Mode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
+    if (committed && !replaceDue) replaceDue = await plane.tampered();
+    const mode: SyncMode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
     reassertDue = false;
     const started = performance.now();
     const full = mode !== 'plan';
     const resourceVersion = lastResourceVersion;
-    let applied: Applied;
-    const ms: Record<'computeMs' | 'renderMs' | 'commitMs', number> = { computeMs: 0, renderMs: 0, commitMs: 0 };
+    let applied: Committed;
     try {
       const changes = tracker.takeChanges();
       const state = tracker.state();
@@ -121,27 +101,11 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       }
       const decided = policies.update(state, changes.ports);
       for (const c of decided) uncommitted.set(c.id, { ...c, before: uncommitted.get(c.id)?.before ?? c.before });
-      if (mode === 'replace') tables.reset();
-      const applying = mode === 'replace' ? [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })) : decided;
-      // A reassert of rules only writes no element: this sync's own changes go with it, as a plan.
-      const scope = mode === 'reassert' ? reassertScope(state) : 'everything';
-      const plan = tables.update(state, cfg, applying, changes.base, mode === 'plan' || scope === 'rules');
-      const computed = performance.now();
-      // Full scripts are written as they are generated (never held whole): their rendering is timed as it happens.
-      const rendering = { ms: 0 };
-      const whole = (m: RenderMode) => timed(tables.script(() => policies.all(), m), rendering);
-      const script = mode === 'plan' ? plan
-        : mode === 'replace' ? whole('replace')
-        : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')]
-        : whole('reassert');
-      const before = await tamper?.beforeCommit().catch(() => undefined);
-      applied = await applyScript(script);
-      if (before !== undefined) await tamper?.afterCommit(before, applied.operations > 0, mode === 'replace').catch(() => tamper.forget());
+      applied = await plane.commit(mode, { state, decided, base: changes.base, all: () => policies.all() });
       programmed.commit(uncommitted.values(), state, issues);
-      Object.assign(ms, { computeMs: computed - started, renderMs: rendering.ms, commitMs: performance.now() - computed - rendering.ms });
     } catch (e) {
       replaceDue = true; // the kernel may differ from what we believe: take it over whole
-      tamper?.forget();
+      plane.failed();
       metrics.syncFailures.inc();
       metrics.syncTotal.inc({ kind: full ? 'full' : 'partial', result: 'failure' });
       log.error({ err: (e as Error).message, mode }, 'sync failed; a full resync follows');
@@ -159,7 +123,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     await serviceHealth.sync(healthTargets(policies.withHealthCheck()));
     const round = (x: number) => Number(x.toFixed(2));
     log.info({
-      mode, seconds: Number(seconds.toFixed(4)), computeMs: round(ms.computeMs), renderMs: round(ms.renderMs), commitMs: round(ms.commitMs),
+      mode, seconds: Number(seconds.toFixed(4)), computeMs: round(applied.computeMs), renderMs: round(applied.renderMs), commitMs: round(applied.commitMs),
       bytes: applied.bytes, operations: applied.operations, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
@@ -209,17 +173,9 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     reassertDue = true;
     scheduler.request();
   }, cfg.syncPeriodMs);
-  // Someone else committed to nftables since our tables were last known good: see whether they were touched.
-  const tamperCheck = tamper && setInterval(() => {
-    if (!committed || verifyDue) return;
-    tamper.moved().then((moved) => {
-      if (!moved) return;
-      verifyDue = true;
-      scheduler.request();
-    }, (e: Error) => log.debug({ err: e.message }, 'cannot read the nftables generation'));
-  }, Math.min(TAMPER_CHECK_MS, cfg.syncPeriodMs));
+  const stopWatching = plane.watch(() => scheduler.request());
 
-  function recordSuccess(seconds: number, full: boolean, applied: Applied): void {
+  function recordSuccess(seconds: number, full: boolean, applied: Committed): void {
     metrics.endpointChangesPending.set(0);
     metrics.serviceChangesPending.set(0);
     const noLocal = policies.noLocalEndpoints();
@@ -250,7 +206,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     firstSync,
     async stop() {
       clearInterval(resync);
-      clearInterval(tamperCheck);
+      stopWatching();
       waiting.done();
       await informers.stop();
       await scheduler.stop();
@@ -258,6 +214,13 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       for (const close of closers) await close();
     },
   };
+}
+
+/** The data plane --proxy-mode names; IPVS mode's code is loaded only for it. */
+async function openPlane(cfg: Config, tamper: TamperWatch | undefined, log: Logger): Promise<DataPlane> {
+  if (cfg.mode !== 'ipvs') return new NftablesPlane(cfg, tamper);
+  const { IpvsPlane } = await import('./ipvs-plane.js');
+  return IpvsPlane.open(cfg, { tamper, log });
 }
 
 /** The tamper watch over nf_tables netlink; without the netlink addon, the agent runs without it and says so. */
@@ -299,28 +262,6 @@ function onlyNew(lines: Iterable<string>, seen: ReadonlySet<string>, report: (li
   const now = new Set(lines);
   for (const line of now) if (!seen.has(line)) report(line);
   return now;
-}
-
-function reassertScope(state: ProxyState): 'everything' | 'rules' {
-  let endpoints = 0;
-  for (const eps of state.endpoints.values()) endpoints += eps.length;
-  return endpoints > LARGE_CLUSTER_ENDPOINTS ? 'rules' : 'everything';
-}
-
-/** The lines of a script text. */
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
-}
-
-/** Passes `gen` through, adding the time spent generating it to `into.ms`. */
-function* timed(gen: Iterator<string>, into: { ms: number }): Generator<string> {
-  for (;;) {
-    const t = performance.now();
-    const r = gen.next();
-    into.ms += performance.now() - t;
-    if (r.done) return;
-    yield r.value;
-  }
 }
 
 function healthTargets(policies: Iterable<PortPolicy>) {

@@ -6,12 +6,20 @@
 // decisions touched, batched over one socket. Only svcrouter's virtual
 // servers are ever deleted: those on its dummy link's addresses, on the node's
 // own addresses (NodePorts), or keyed by a firewall mark of its range; never
-// one inside --ipvs-exclude-cidrs.
+// one inside --ipvs-exclude-cidrs. For the agent, the periodic resync is a
+// full one, as kube-proxy's IPVS mode makes it: the kernel's IPVS table and
+// addresses are read again and anything changed by others is put back (IPVS
+// has no generation to watch); the helper tables are watched as nftables mode
+// watches its own.
 import { release } from 'node:os';
+import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { cidrContains } from '../state/addr.js';
 import type { ProxyState } from '../state/types.js';
 import type { PolicyChange } from '../policy/port-policy.js';
+import type { Committed, DataPlane, PlaneInput, SyncMode } from './data-plane.js';
+import { everyPort } from './data-plane.js';
+import type { TamperWatch } from './tamper-watch.js';
 import { IncrementalIpvs } from '../backends/ipvs/incremental.js';
 import { reconcileIpvs, type DeletedFlow, type DrainQueue, type IpvsChange, type ObservedVirtualServer } from '../backends/ipvs/reconcile.js';
 import { DUMMY_LINK, serviceArg } from '../backends/ipvs/model.js';
@@ -25,15 +33,19 @@ import { applyScript } from '../kernel/nft.js';
 import { deleteFlows } from '../kernel/conntrack.js';
 import { writeSysctls } from '../kernel/sysctl.js';
 
-export interface IpvsSyncResult {
-  /** Netlink operations sent (virtual and real servers, addresses). */
-  readonly operations: number;
-  /** The helper tables' nft script, in bytes. */
-  readonly helperBytes: number;
-  readonly deletedFlows: number;
+/** How often draining real servers are looked at again while there are any (kube-proxy: every minute). */
+const DRAIN_CHECK_MS = 10_000;
+
+/** How often the nftables generation is read, for the helper tables (at most every --sync-period). */
+const TAMPER_CHECK_MS = 1000;
+
+export interface IpvsPlaneOptions {
+  /** Watches the helper tables; none for a one-off apply. */
+  readonly tamper?: TamperWatch | undefined;
+  readonly log?: Logger;
 }
 
-export class IpvsPlane {
+export class IpvsPlane implements DataPlane {
   private readonly desired: IncrementalIpvs;
   private mirror = new Map<string, ObservedVirtualServer>();
   private readonly draining: DrainQueue = new Map();
@@ -41,19 +53,21 @@ export class IpvsPlane {
   /** The node's own addresses, read on a full sync: listing them lists the dummy link's thousands too. */
   private host: HostAddresses = { ipv4: [], ipv6: [] };
 
-  private constructor(private readonly cfg: Config, private readonly ipvs: IpvsClient, private readonly links: LinkClient) {
+  private committed = false;
+
+  private constructor(private readonly cfg: Config, private readonly ipvs: IpvsClient, private readonly links: LinkClient, private readonly opts: IpvsPlaneOptions) {
     this.desired = new IncrementalIpvs(cfg);
   }
 
   /** Connects (loading ip_vs, whose sysctls exist only then), sets the sysctls and timeouts, makes the dummy link. */
-  static async open(cfg: Config): Promise<IpvsPlane> {
+  static async open(cfg: Config, opts: IpvsPlaneOptions = {}): Promise<IpvsPlane> {
     const ipvs = await IpvsClient.open();
     await writeSysctls(ipvsSysctls(release(), cfg));
     const links = LinkClient.open();
     const { tcpTimeout: tcp, tcpFinTimeout: tcpFin, udpTimeout: udp } = cfg.ipvs;
     if (tcp || tcpFin || udp) await ipvs.setTimeouts({ ...(tcp ? { tcp } : {}), ...(tcpFin ? { tcpFin } : {}), ...(udp ? { udp } : {}) });
     await links.ensureDummyLink(DUMMY_LINK);
-    return new IpvsPlane(cfg, ipvs, links);
+    return new IpvsPlane(cfg, ipvs, links, opts);
   }
 
   async close(): Promise<void> {
@@ -62,34 +76,74 @@ export class IpvsPlane {
   }
 
   /**
-   * 'replace': read the kernel (IPVS table, addresses) whole and bring all of
-   * it to the decisions (every port's, in `changes` as additions); 'plan': only
-   * what `changes` touched, with the node's addresses as the last full sync read them.
+   * 'replace' and 'reassert': read the kernel (IPVS table, addresses) whole
+   * and bring all of it to every port's decision; 'plan': only what the
+   * decisions that changed touched, with the node's addresses as the last
+   * full sync read them.
    */
-  async sync(mode: 'replace' | 'plan', state: ProxyState, changes: readonly PolicyChange[]): Promise<IpvsSyncResult> {
-    if (mode === 'replace') {
+  async commit(mode: SyncMode, { state, decided, all }: PlaneInput): Promise<Committed> {
+    const started = performance.now();
+    const run = () => this.sync(mode, state, mode === 'replace' ? everyPort(all()) : decided);
+    const tamper = this.opts.tamper;
+    const done = await (tamper ? tamper.around(mode === 'replace', run, (r) => r.helperOperations > 0) : run());
+    this.committed = true;
+    return { bytes: done.helperBytes, operations: done.operations, computeMs: done.computeMs, renderMs: 0, commitMs: performance.now() - started - done.computeMs };
+  }
+
+  async tampered(): Promise<boolean> {
+    return this.opts.tamper ? this.opts.tamper.tampered(() => this.desired.shapes()) : false;
+  }
+
+  failed(): void {
+    this.opts.tamper?.forget();
+  }
+
+  watch(request: () => void): () => void {
+    const stopTamper = this.opts.tamper?.watch(Math.min(TAMPER_CHECK_MS, this.cfg.syncPeriodMs), () => this.committed, request);
+    // Draining real servers are deleted by a sync once their connections are gone or their time is up.
+    const drains = setInterval(() => { if (this.draining.size > 0) request(); }, DRAIN_CHECK_MS);
+    return () => {
+      stopTamper?.();
+      clearInterval(drains);
+    };
+  }
+
+  /**
+   * replace: the desired state built again from every port; reassert: kept,
+   * with this sync's changes. Both read the kernel whole and bring all of it
+   * to the decisions; the helper tables are replaced, or reasserted without
+   * disturbing their affinity entries.
+   */
+  private async sync(mode: SyncMode, state: ProxyState, changes: readonly PolicyChange[]) {
+    let computeMs = 0;
+    const full = mode !== 'plan';
+    if (full) {
+      // Someone may have deleted the link, and its addresses with it.
+      await this.links.ensureDummyLink(DUMMY_LINK);
       this.host = await this.hostAddresses();
-      this.desired.reset();
+      if (mode === 'replace') this.desired.reset();
       this.mirror = await this.readKernel();
       this.bound = new Set((await this.links.listAddresses(DUMMY_LINK)).map((a) => a.address));
     }
     const host = this.host;
-    const update = this.desired.update(state, host, changes, mode === 'plan');
-    const keys = mode === 'replace' ? new Set([...this.desired.store.serverKeys(), ...this.mirror.keys()]) : new Set(update.servers);
+    const computing = performance.now();
+    const update = this.desired.update(state, host, changes, !full);
+    computeMs = performance.now() - computing;
+    const keys = full ? new Set([...this.desired.store.serverKeys(), ...this.mirror.keys()]) : new Set(update.servers);
     // Draining servers are looked at again every sync, with fresh counters.
     for (const id of this.draining.keys()) keys.add(id.slice(0, id.lastIndexOf(' ')));
-    if (mode === 'plan') await this.refresh([...keys].filter((k) => this.mirror.get(k)?.reals.some((r) => r.weight === 0)));
+    if (!full) await this.refresh([...keys].filter((k) => this.mirror.get(k)?.reals.some((r) => r.weight === 0)));
     const hostSet = new Set([...host.ipv4, ...host.ipv6]);
     const { changes: ipvsChanges, deletedFlows } = reconcileIpvs({
       desired: (k) => this.desired.virtualServer(k), observed: this.mirror, keys, draining: this.draining, now: Date.now(),
       owned: (vs) => this.owned(vs, hostSet),
     });
     await this.send(ipvsChanges);
-    const addressOps = await this.syncAddresses(mode === 'replace' ? undefined : update.addresses);
-    const helper = mode === 'replace' ? this.desired.helperScript('replace') : update.helperPlan;
+    const addressOps = await this.syncAddresses(full ? undefined : update.addresses);
+    const helper = full ? this.desired.helperScript(mode === 'replace' ? 'replace' : 'reassert') : update.helperPlan;
     const applied = await applyScript(helper);
-    await deleteFlows(deletedFlows.map(flowFilter));
-    return { operations: ipvsChanges.length + addressOps, helperBytes: applied.bytes, deletedFlows: deletedFlows.length };
+    await deleteFlows(deletedFlows.map(flowFilter)).catch((e: Error) => this.opts.log?.warn({ err: e.message }, 'conntrack cleanup of deleted real servers failed'));
+    return { operations: ipvsChanges.length + addressOps + applied.operations, helperBytes: applied.bytes, helperOperations: applied.operations, computeMs };
   }
 
   /** Addresses of the node's links, but the dummy one's. */

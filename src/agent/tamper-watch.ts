@@ -22,6 +22,8 @@ export class TamperWatch {
   private cleanOwn: number | undefined;
   /** The kernel differs from our own last commit with nobody else involved: said once, never restored in a loop. */
   private stuck = false;
+  /** Someone else committed since the tables were last known good: the next sync compares them. */
+  private due = false;
 
   constructor(
     private readonly inspector: NftInspector,
@@ -31,10 +33,41 @@ export class TamperWatch {
   ) {}
 
   /**
+   * Reads the kernel's generation every `intervalMs` once `committed()`; when
+   * someone else has committed, asks for a sync, whose tampered() compares.
+   */
+  watch(intervalMs: number, committed: () => boolean, request: () => void): () => void {
+    const timer = setInterval(() => {
+      if (!committed() || this.due) return;
+      this.moved().then((moved) => {
+        if (!moved) return;
+        this.due = true;
+        request();
+      }, (e: Error) => this.log.debug({ err: e.message }, 'cannot read the nftables generation'));
+    }, intervalMs);
+    return () => clearInterval(timer);
+  }
+
+  /** When the watch saw someone else commit: whether our tables were changed (verify()). */
+  async tampered(expected: () => readonly ExpectedTable[]): Promise<boolean> {
+    if (!this.due) return false;
+    this.due = false;
+    return this.verify(expected());
+  }
+
+  /** Runs a commit of ours, keeping track of whether the kernel is known to hold our tables after it. */
+  async around<T>(whole: boolean, commit: () => Promise<T>, sent: (result: T) => boolean): Promise<T> {
+    const before = await this.beforeCommit().catch(() => undefined);
+    const result = await commit();
+    if (before !== undefined) await this.afterCommit(before, sent(result), whole).catch(() => this.forget());
+    return result;
+  }
+
+  /**
    * Compares the kernel with what we committed: true when someone else
    * changed our tables and they must be rewritten whole (logged and counted).
    */
-  async verify(expected: readonly ExpectedTable[]): Promise<boolean> {
+  private async verify(expected: readonly ExpectedTable[]): Promise<boolean> {
     const found = await this.damage(expected).catch((e: Error) => ({ damage: `its tables could not be read (${e.message})`, ours: false }));
     if (!found) {
       this.stuck = false;
@@ -52,7 +85,7 @@ export class TamperWatch {
   }
 
   /** Someone else committed since the kernel was last known to hold our tables. */
-  async moved(): Promise<boolean> {
+  private async moved(): Promise<boolean> {
     return (await this.inspector.generation()) !== this.known;
   }
 
@@ -73,7 +106,7 @@ export class TamperWatch {
   }
 
   /** Before a commit of ours: the generation it starts from. */
-  async beforeCommit(): Promise<number> {
+  private async beforeCommit(): Promise<number> {
     return this.inspector.generation();
   }
 
@@ -82,7 +115,7 @@ export class TamperWatch {
    * tables whole or not: if the kernel was known good before it and nobody
    * else committed meanwhile, it is known good now.
    */
-  async afterCommit(before: number, sent: boolean, whole: boolean): Promise<void> {
+  private async afterCommit(before: number, sent: boolean, whole: boolean): Promise<void> {
     const now = await this.inspector.generation();
     const onlyOurs = now === before + (sent ? 1 : 0);
     this.known = this.known === before && onlyOurs ? now : undefined;

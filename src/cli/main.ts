@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, type FlagValues } from '../config/load.js';
-import type { Config } from '../config/config.js';
 import { ManifestError, STDIN } from '../manifests/load.js';
 import { applyScript, deleteTables, NftError } from '../kernel/nft.js';
 import { deleteKubeProxyIptables } from '../kernel/kube-proxy-ipvs.js';
@@ -45,11 +44,6 @@ async function cleanup(kubeProxy: boolean): Promise<void> {
   const { deleteIpvsState } = await import('../agent/ipvs-plane.js');
   await deleteIpvsState(kubeProxy);
   if (kubeProxy) await deleteKubeProxyIptables();
-}
-
-/** Until the agent drives IPVS mode, it can be dumped and applied but not run. */
-function refuseIpvsAgent(cfg: Config): void {
-  if (cfg.mode === 'ipvs') throw new ConfigError('--proxy-mode: ipvs is not run by the agent yet; dump and apply program it');
 }
 
 const VERSION = `svcrouter v${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -101,7 +95,7 @@ withProxyFlags(program.command('apply'))
       const { IpvsPlane } = await import('../agent/ipvs-plane.js');
       const plane = await IpvsPlane.open(cfg);
       try {
-        await plane.sync('replace', next.build.state, next.policies.map((after) => ({ id: after.sp.id, before: undefined, after })));
+        await plane.commit('replace', { state: next.build.state, decided: [], base: true, all: () => next.policies });
       } finally {
         await plane.close();
       }
@@ -134,7 +128,6 @@ withProxyFlags(program.command('run'))
     for (const arg of cmd.args.filter((a) => a.startsWith('--'))) log.warn(`flag ${arg.split('=')[0]} does not apply to svcrouter; ignored`);
     if (opts.cleanup) return cleanup(true);
     const cfg = loadConfig(opts, (w) => log.warn(w));
-    refuseIpvsAgent(cfg);
     await runUntilSignal(cfg, log);
   });
 

@@ -16,6 +16,7 @@ import { baseHelperContribution, familyContext, type HostAddresses } from './fam
 import { FwmarkAllocator } from './fwmarks.js';
 import { serviceArg, type IpvsPlan, type VirtualServer } from './model.js';
 import { compareArgs, HELPER_SHARED_SETS, IpvsStore } from './store.js';
+import type { TableStore } from '../nftables/table-store.js';
 
 export interface IpvsUpdate {
   /** The helper tables' nft transaction from the previous state ('' when not asked for). */
@@ -78,6 +79,11 @@ export class IncrementalIpvs {
     const id = this.store.claimant(key);
     const p = id === undefined ? undefined : this.current.get(id);
     return p && this.contribution(p).virtualServers.find((vs) => serviceArg(vs) === key);
+  }
+
+  /** The helper tables' chains with their rule counts, and their sets: what the kernel should show of them. */
+  shapes(): ReturnType<TableStore['shape']>[] {
+    return FAMILIES.map((f) => this.store.tables.get(f)!.shape());
   }
 
   /** The helper tables as a script, line by line; their elements derived again as it is written. */

@@ -10,7 +10,6 @@ import { baseContribution, portContribution, type Contribution } from './desired
 import { familyNames, SHARED_SETS } from './layout.js';
 import { scriptLines, type RenderMode, type TableSource } from './render.js';
 import { TableStore } from './table-store.js';
-import type { NftFamily } from './model.js';
 
 export class IncrementalTables {
   private stores = new Map<Family, TableStore>();
@@ -62,12 +61,8 @@ export class IncrementalTables {
   }
 
   /** Each table's chains with their rule counts, and its sets: what the kernel should show of them. */
-  shapes(): { family: NftFamily; chains: Map<string, number>; sets: string[] }[] {
-    return FAMILIES.map((f) => {
-      const store = this.stores.get(f)!;
-      const { sets, chains } = store.declarations();
-      return { family: store.family, chains: new Map(chains.map(([name, c]) => [name, c.rules.length])), sets: sets.map(([name]) => name) };
-    });
+  shapes(): ReturnType<TableStore['shape']>[] {
+    return FAMILIES.map((f) => this.stores.get(f)!.shape());
   }
 
   private source(f: Family, policies: () => Iterable<PortPolicy>): TableSource {

@@ -48,6 +48,11 @@ export class TableStore {
     return { sets: [...this.sets].map(([k, v]) => [k, v.value]), chains: [...this.chains].map(([k, v]) => [k, v.value]) };
   }
 
+  /** Its chains with their rule counts, and its sets: what the kernel should show of the table. */
+  shape(): { family: NftFamily; chains: Map<string, number>; sets: string[] } {
+    return { family: this.family, chains: new Map([...this.chains].map(([name, c]) => [name, c.value.rules.length])), sets: [...this.sets.keys()] };
+  }
+
   /** The elements of the shared sets (the others come from their contributions). */
   *sharedElements(): Generator<[set: string, key: string, value: string]> {
     for (const [set, keys] of this.shared) if (this.sets.has(set)) for (const key of keys.keys()) yield [set, key, ''];
