@@ -16,6 +16,7 @@ import { baseHelperContribution, familyContext, type HostAddresses } from './fam
 import { FwmarkAllocator } from './fwmarks.js';
 import { serviceArg, type IpvsPlan, type VirtualServer } from './model.js';
 import { compareArgs, HELPER_SHARED_SETS, IpvsStore } from './store.js';
+import type { VirtualServerIndex } from './lookup.js';
 
 export interface IpvsUpdate {
   /** The helper tables' nft transaction from the previous state ('' when not asked for). */
@@ -25,7 +26,7 @@ export interface IpvsUpdate {
   readonly addresses: ReadonlySet<string>;
 }
 
-export class IncrementalIpvs {
+export class IncrementalIpvs implements VirtualServerIndex {
   /** What the kernel should hold; read it between updates. */
   store!: IpvsStore;
   private marks!: FwmarkAllocator;
@@ -93,6 +94,16 @@ export class IncrementalIpvs {
       addresses: this.store.boundAddresses(),
       virtualServers: keys.map((k) => this.virtualServer(k)!),
     };
+  }
+
+  /** The firewall mark of the port's short-circuit virtual server, when it has one. */
+  fwmark(id: string): number | undefined {
+    const p = this.current.get(id);
+    return p && this.contribution(p).virtualServers.find((vs) => vs.fwmark !== undefined)?.fwmark;
+  }
+
+  nodePortIPs(f: Family): readonly string[] {
+    return this.contexts.get(f)?.ctx.nodePortIPs ?? [];
   }
 
   private *contributions(f: Family): Generator<Contribution> {
