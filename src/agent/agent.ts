@@ -48,7 +48,9 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   const metrics = createMetrics();
   const health = new ProxyHealth({ healthTimeoutMs: 2 * cfg.syncPeriodMs });
   const closers: (() => Promise<void>)[] = [];
-  const programmed = new ProgrammedView();
+  const plane = await openPlane(cfg, openTamperWatch(log, () => metrics.tamperRestores.inc()), log);
+  closers.push(() => plane.close());
+  const programmed = new ProgrammedView(plane.virtualServers);
   if (cfg.metricsBindAddress) closers.push((await startMetricsServer(cfg.metricsBindAddress, metrics, cfg.mode, { '/trace': traceHandler(programmed, cfg) })).close);
   if (cfg.healthzBindAddress) {
     const server = await startProxyHealthServer(cfg.healthzBindAddress, health, (path, code) =>
@@ -57,8 +59,6 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
   }
   const serviceHealth = new ServiceHealthServers({ bindAddresses: [], proxyHealthy: () => health.isHealthy(), log: (m: string) => log.warn(m) });
 
-  const plane = await openPlane(cfg, openTamperWatch(log, () => metrics.tamperRestores.inc()), log);
-  closers.push(() => plane.close());
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
   // Decisions changed since the last commit, by port: the committed one and the latest (for conntrack).

@@ -4,6 +4,7 @@
 // view; the plane decides how, and owns what it keeps of the kernel.
 import type { ProxyState } from '../state/types.js';
 import type { PolicyChange, PortPolicy } from '../policy/port-policy.js';
+import type { VirtualServerIndex } from '../backends/ipvs/lookup.js';
 
 /**
  * replace: the kernel rewritten whole from the decisions (at start, after a
@@ -32,6 +33,8 @@ export interface Committed {
 }
 
 export interface DataPlane {
+  /** IPVS mode: the virtual servers as committed, which a trace names. */
+  readonly virtualServers?: VirtualServerIndex;
   /** Throws when the kernel refuses; what it holds is then unknown, and the next commit is a replace. */
   commit(mode: SyncMode, input: PlaneInput): Promise<Committed>;
   /**

@@ -24,6 +24,7 @@ import { IncrementalIpvs } from '../backends/ipvs/incremental.js';
 import { reconcileIpvs, type DeletedFlow, type DrainQueue, type IpvsChange, type ObservedVirtualServer } from '../backends/ipvs/reconcile.js';
 import { DUMMY_LINK, serviceArg } from '../backends/ipvs/model.js';
 import { isUsableFwmark } from '../backends/ipvs/helper-layout.js';
+import type { VirtualServerIndex } from '../backends/ipvs/lookup.js';
 import type { HostAddresses } from '../backends/ipvs/family.js';
 import { ipvsSysctls } from '../backends/ipvs/sysctls.js';
 import { IpvsClient } from '../kernel/ipvs/client.js';
@@ -68,6 +69,10 @@ export class IpvsPlane implements DataPlane {
     if (tcp || tcpFin || udp) await ipvs.setTimeouts({ ...(tcp ? { tcp } : {}), ...(tcpFin ? { tcpFin } : {}), ...(udp ? { udp } : {}) });
     await links.ensureDummyLink(DUMMY_LINK);
     return new IpvsPlane(cfg, ipvs, links, opts);
+  }
+
+  get virtualServers(): VirtualServerIndex {
+    return this.desired;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { parseIP } from '../state/addr.js';
 import type { Issue } from '../state/issues.js';
 import type { Cidr, NodeInfo, ProxyState } from '../state/types.js';
 import type { PolicyChange, PortPolicy } from '../policy/port-policy.js';
+import type { VirtualServerIndex } from '../backends/ipvs/lookup.js';
 import { localAddresses } from '../kernel/local-addresses.js';
 import { FlowError, flowFromQuery } from '../trace/flow.js';
 import { ownAddresses, traceFlow, type TraceView } from '../trace/trace.js';
@@ -16,6 +17,9 @@ import { ownAddresses, traceFlow, type TraceView } from '../trace/trace.js';
 export class ProgrammedView implements TraceView {
   private readonly byId = new Map<string, PortPolicy>();
   private base: { node: NodeInfo; serviceCIDRs: readonly Cidr[]; issues: readonly Issue[] } | undefined;
+
+  /** ipvs: IPVS mode's virtual servers, kept by its data plane. */
+  constructor(readonly ipvs?: VirtualServerIndex) {}
 
   /** After a successful commit: the port decisions it carried (each port's latest), and the state and problems it was made from. */
   commit(changes: Iterable<PolicyChange>, state: ProxyState, issues: readonly Issue[]): void {

@@ -6,7 +6,10 @@ import { loadManifests } from '../manifests/load.js';
 import { desiredTables } from '../backends/nftables/desired.js';
 import { renderTables } from '../backends/nftables/render.js';
 import { planTables } from '../backends/nftables/plan.js';
-import { desiredIpvs } from '../backends/ipvs/desired.js';
+import { desiredIpvs, desiredIpvsState } from '../backends/ipvs/desired.js';
+import type { HostAddresses } from '../backends/ipvs/family.js';
+import { parseIP } from '../state/addr.js';
+import type { Family } from '../state/types.js';
 import { renderIpvsPlan } from '../backends/ipvs/render.js';
 import { formatIssue } from '../state/issues.js';
 import { decideAll, type PortPolicy } from '../policy/port-policy.js';
@@ -52,12 +55,23 @@ export function clusterFrom(objects: readonly SourcedObject[], cfg: Config): Loa
 
 /**
  * A flow through what these decisions program. Away from the node, its own
- * addresses are the ones given, else the Node object's (or --node-ip).
+ * addresses are the ones given, else the Node object's (or --node-ip); in IPVS
+ * mode, where they make the NodePort virtual servers as in `dump`, else every
+ * address of its Node object.
  */
 export function traceDecided(d: Decided, flow: Flow, nodeAddresses?: readonly string[]): TraceReport {
   const { state, issues } = d.build;
-  const view = { node: state.node, serviceCIDRs: state.serviceCIDRs, policies: d.policies, issues };
-  return traceFlow(view, d.cfg, flow, ownAddresses(nodeAddresses ?? [...state.node.ips.ipv4, ...state.node.ips.ipv6]));
+  const { ips, addresses } = state.node;
+  const ipvs = d.cfg.mode === 'ipvs' ? desiredIpvsState(state, d.cfg, nodeAddresses ? byFamily(nodeAddresses) : addresses, d.policies) : undefined;
+  const own = nodeAddresses ?? [...ips.ipv4, ...ips.ipv6, ...(ipvs ? [...addresses.ipv4, ...addresses.ipv6] : [])];
+  const view = { node: state.node, serviceCIDRs: state.serviceCIDRs, policies: d.policies, issues, ipvs };
+  return traceFlow(view, d.cfg, flow, ownAddresses(own));
+}
+
+function byFamily(ips: readonly string[]): HostAddresses {
+  const parsed = ips.map(parseIP).filter((a) => a !== null);
+  const of = (f: Family) => parsed.filter((a) => a.family === f).map((a) => a.ip);
+  return { ipv4: of('ipv4'), ipv6: of('ipv6') };
 }
 
 /** The script for `dump`: a full render, or with a base, the incremental plan (nftables mode). */

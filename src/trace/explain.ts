@@ -25,8 +25,11 @@ export function sourceStep(flow: Flow, det: LocalTrafficDetector | null, pod: bo
   return pod ? `${flow.src} is pod traffic: it arrives on ${flow.inInterface} (${flag}).` : `${flow.src} is not pod traffic: it arrives on ${flow.inInterface}, not on ${flag}.`;
 }
 
-/** The policy that chose `chosen` for this traffic, its candidates, and why every other endpoint is not used. */
-export function selectionSteps(p: PortPolicy, selection: Selection, chosen: readonly Endpoint[], node: NodeInfo): string[] {
+/**
+ * The policy that chose `chosen` for this traffic, its candidates, and why
+ * every other endpoint is not used; `pick` says how one candidate is taken.
+ */
+export function selectionSteps(p: PortPolicy, selection: Selection, chosen: readonly Endpoint[], node: NodeInfo, pick = 'one at random per new connection'): string[] {
   const local = selection === 'internal' ? p.sp.internalPolicyLocal : selection === 'external' && p.sp.externalPolicyLocal;
   const steps = [policyLine(selection, local)];
   if (!local && p.topology !== '') {
@@ -35,7 +38,7 @@ export function selectionSteps(p: PortPolicy, selection: Selection, chosen: read
       : `Topology hints (PreferSameZone): only endpoints hinted for this node's zone, ${node.zone}.`);
   }
   if (chosen.length > 0 && chosen.every((e) => !e.ready)) steps.push('No endpoint is ready: serving endpoints that are terminating take the traffic.');
-  if (chosen.length > 0) steps.push(`Candidate endpoints (${chosen.length}), one at random per new connection: ${chosen.map(text).join(', ')}.`);
+  if (chosen.length > 0) steps.push(`Candidate endpoints (${chosen.length}), ${pick}: ${chosen.map(text).join(', ')}.`);
   const left = p.endpoints.filter((e) => !chosen.includes(e));
   if (left.length > 0) steps.push(`Not used: ${left.map((e) => `${text(e)} (${whyNot(e, p, local, chosen, node)})`).join(', ')}.`);
   return steps;

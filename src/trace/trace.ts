@@ -12,6 +12,8 @@ import { isPodTraffic, localTrafficDetector, nodePortAddresses, servesNodePorts,
 import { hostPort, type Flow } from './flow.js';
 import { Lookups, type Entry, type Frontend } from './lookups.js';
 import { selectionSteps, sourceStep, text, type Selection } from './explain.js';
+import { ipvsServer, ipvsStep, type IpvsServer } from './ipvs.js';
+import type { VirtualServerIndex } from '../backends/ipvs/lookup.js';
 
 /** What a trace reads: what is programmed, and what was skipped. */
 export interface TraceView {
@@ -21,6 +23,8 @@ export interface TraceView {
   readonly policies: Iterable<PortPolicy>;
   /** Objects skipped as invalid. */
   readonly issues: readonly Issue[];
+  /** IPVS mode: the virtual servers as programmed, and the addresses NodePorts answer on (without it, the report names none). */
+  readonly ipvs?: VirtualServerIndex;
 }
 
 export type Verdict = 'dnat' | 'reject' | 'drop' | 'accept';
@@ -39,6 +43,8 @@ export interface TraceReport {
   readonly entry: Entry | null;
   /** ClientIP session affinity timeout in seconds; 0: none. */
   readonly affinity: number;
+  /** IPVS mode, DNAT: the virtual server that schedules the connection; else null. */
+  readonly ipvs: IpvsServer | null;
   readonly reason: string;
   readonly steps: readonly string[];
 }
@@ -52,6 +58,9 @@ export function ownAddresses(addresses: Iterable<string>): IsLocalAddress {
   return (ip) => isLoopback(ip) || mine.has(ip);
 }
 
+/** Whether NodePorts answer on an address. */
+type ServesNodePorts = (ip: string) => boolean;
+
 interface Stop {
   readonly verdict: 'reject' | 'drop';
   readonly reason: string;
@@ -62,9 +71,13 @@ export function traceFlow(view: TraceView, cfg: Config, flow: Flow, isLocal: IsL
   const det = localTrafficDetector(cfg, view.node, flow.family);
   const pod = det !== null && isPodTraffic(det, flow.src, flow.inInterface);
   const np = nodePortAddresses(cfg, view.node, flow.family);
+  // IPVS mode: NodePorts answer where the helper table's nodeport-ips and the NodePort virtual servers say.
+  const ipvs = cfg.mode === 'ipvs' ? view.ipvs : undefined;
+  const nodePortIPs = ipvs?.nodePortIPs(flow.family);
+  const servesNP: ServesNodePorts = (ip) => (nodePortIPs ? nodePortIPs.includes(ip) : np !== null && servesNodePorts(np, ip, isLocal));
   const steps = [sourceStep(flow, det, pod, cfg, view.node)];
   const report = (verdict: Verdict, reason: string, more: Partial<TraceReport> = {}): TraceReport =>
-    ({ verdict, endpoints: [], masquerade: false, hairpin: [], service: null, entry: null, affinity: 0, reason, steps, ...more });
+    ({ verdict, endpoints: [], masquerade: false, hairpin: [], service: null, entry: null, affinity: 0, ipvs: null, reason, steps, ...more });
 
   // Filter, before DNAT: loadBalancerSourceRanges guard LB IPs against every source, pods and the node too.
   const guarded = look.firewall(flow.dst, flow.protocol, flow.dport);
@@ -78,12 +91,12 @@ export function traceFlow(view: TraceView, cfg: Config, flow: Flow, isLocal: IsL
 
   // NAT: the Service addresses first, then NodePorts on the addresses that serve them.
   const vip = look.address(flow.dst, flow.protocol, flow.dport);
-  const onNodePort = np !== null && servesNodePorts(np, flow.dst, isLocal);
+  const onNodePort = servesNP(flow.dst);
   const byNodePort = onNodePort && !(vip && Lookups.dispatched(vip)) ? look.nodePort(flow.protocol, flow.dport) : undefined;
   const fe = vip && Lookups.dispatched(vip) ? vip : byNodePort && Lookups.dispatched(byNodePort) ? byNodePort : vip ?? byNodePort;
   const skipped = view.issues.filter((i) => (fe && i.claims.service === `${fe.p.sp.namespace}/${fe.p.sp.name}`)
     || i.claims.addresses.includes(flow.dst) || (onNodePort && i.claims.nodePorts.includes(flow.dport)));
-  steps.push(fe ? frontendStep(fe, flow, np) : missStep(look, flow, np, isLocal));
+  steps.push(fe ? frontendStep(fe, flow, np) : missStep(look, flow, np, isLocal, nodePortIPs));
   for (const i of skipped) steps.push(`Skipped as invalid: ${formatIssue(i)}.`);
   const named = fe ? { service: serviceName(fe.p), entry: fe.entry } : {};
 
@@ -96,11 +109,14 @@ export function traceFlow(view: TraceView, cfg: Config, flow: Flow, isLocal: IsL
   const d = fe && Lookups.dispatched(fe) ? dispatch(fe, pod, flow.fromNode || isLocal(flow.src)) : undefined;
   mark ??= d?.mark ?? null;
   const chosen = d?.chosen;
+  const server = chosen && ipvs ? ipvsServer(ipvs, flow, fe!.p, chosen.selection) : null;
   if (chosen) {
-    steps.push(...selectionSteps(fe!.p, chosen.selection, chosen.endpoints, view.node));
+    const pick = server ? 'the virtual server\'s scheduler picks one per new connection' : undefined;
+    steps.push(...selectionSteps(fe!.p, chosen.selection, chosen.endpoints, view.node, pick));
     if (fe!.p.sp.affinityTimeout > 0) {
       steps.push(`sessionAffinity ClientIP (${fe!.p.sp.affinityTimeout}s): a client that connected to this address in that time goes back to its endpoint; a new one may get any candidate.`);
     }
+    if (server) steps.push(ipvsStep(server));
   } else if (fe) {
     steps.push(`No endpoint of Service ${serviceName(fe.p)} serves this traffic here: not redirected.`);
   }
@@ -108,7 +124,7 @@ export function traceFlow(view: TraceView, cfg: Config, flow: Flow, isLocal: IsL
   // Filter, after DNAT, on each destination the packet may now have; then masquerade on the way out.
   const leaves = (ip: string) => flow.fromNode || !isLocal(ip);
   if (!chosen) {
-    const stop = checksAfterNat(look, np, flow, flow.dst, flow.dport, isLocal);
+    const stop = checksAfterNat(look, servesNP, flow, flow.dst, flow.dport, isLocal);
     if (stop) return report(stop.verdict, withSkipped(stop.reason, skipped), named);
     const masquerade = mark !== null && leaves(flow.dst);
     if (masquerade) steps.push(`Masqueraded: ${mark}.`);
@@ -118,7 +134,7 @@ export function traceFlow(view: TraceView, cfg: Config, flow: Flow, isLocal: IsL
   const reached: Endpoint[] = [];
   let firstStop: Stop | undefined;
   for (const e of chosen.endpoints) {
-    const stop = checksAfterNat(look, np, flow, e.ip, e.port, isLocal);
+    const stop = checksAfterNat(look, servesNP, flow, e.ip, e.port, isLocal);
     if (!stop) reached.push(e);
     else steps.push(`A connection balanced to ${text(e)} is then stopped: ${(firstStop ??= stop).reason}.`);
   }
@@ -132,7 +148,7 @@ export function traceFlow(view: TraceView, cfg: Config, flow: Flow, isLocal: IsL
   const where = reached.length === 1 ? `endpoint ${text(reached[0]!)}` : `one of ${reached.length} endpoints`;
   const source = masquerade ? 'masqueraded' : hairpin.length > 0 ? 'source kept, masqueraded only to itself (hairpin)' : 'source kept';
   return report('dnat', `DNAT to ${where} of Service ${serviceName(fe!.p)}; ${source}`, {
-    ...named, endpoints: reached.map(text), masquerade, hairpin: hairpin.map(text), affinity: fe!.p.sp.affinityTimeout,
+    ...named, endpoints: reached.map(text), masquerade, hairpin: hairpin.map(text), affinity: fe!.p.sp.affinityTimeout, ipvs: server,
   });
 }
 
@@ -168,7 +184,7 @@ function dispatch(fe: Frontend, pod: boolean, fromNodeAddress: boolean): Dispatc
  * for the node itself meet the no-endpoint checks (NodePorts too) on input, the
  * node's own after coming back in through loopback, source ranges included.
  */
-function checksAfterNat(look: Lookups, np: NodePortAddresses | null, flow: Flow, ip: string, port: number, isLocal: IsLocalAddress): Stop | null {
+function checksAfterNat(look: Lookups, servesNP: ServesNodePorts, flow: Flow, ip: string, port: number, isLocal: IsLocalAddress): Stop | null {
   const local = isLocal(ip);
   const hooks = flow.fromNode ? ['output', ...(local ? ['loopback', 'input'] : [])] : [local ? 'input' : 'forward'];
   const proto = `${port}/${flow.protocol.toUpperCase()}`;
@@ -180,7 +196,7 @@ function checksAfterNat(look: Lookups, np: NodePortAddresses | null, flow: Flow,
       }
       continue;
     }
-    const nodePort = hook === 'input' && np !== null && servesNodePorts(np, ip, isLocal) ? look.nodePort(flow.protocol, port) : undefined;
+    const nodePort = hook === 'input' && servesNP(ip) ? look.nodePort(flow.protocol, port) : undefined;
     for (const fe of [nodePort, look.address(ip, flow.protocol, port)]) {
       const verdict = fe && Lookups.noEndpointVerdict(fe);
       if (fe && verdict) return { verdict, reason: noEndpointReason(fe, verdict) };
@@ -216,7 +232,7 @@ function frontendStep(fe: Frontend, flow: Flow, np: NodePortAddresses | null): s
 }
 
 /** Why nothing is programmed for this destination, in the terms the user is likely to have expected. */
-function missStep(look: Lookups, flow: Flow, np: NodePortAddresses | null, isLocal: IsLocalAddress): string {
+function missStep(look: Lookups, flow: Flow, np: NodePortAddresses | null, isLocal: IsLocalAddress, ipvsNodePortIPs?: readonly string[]): string {
   const proto = `${flow.dport}/${flow.protocol.toUpperCase()}`;
   const owner = look.clusterIP(flow.dst);
   if (owner) return `${flow.dst} is the ClusterIP of Service ${owner.sp.namespace}/${owner.sp.name}, which has no port ${proto}.`;
@@ -225,11 +241,17 @@ function missStep(look: Lookups, flow: Flow, np: NodePortAddresses | null, isLoc
     const why = np === null ? `--nodeport-addresses has no ${flow.family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDR`
       : np.by === 'primary' ? `NodePorts answer on the node's primary address only (${np.ips.join(', ') || 'none known'}; --nodeport-addresses primary)`
       : isLoopback(flow.dst) ? 'NodePorts never answer on loopback'
+      : ipvsNodePortIPs ? ipvsNodePortMiss(flow.dst, ipvsNodePortIPs, np.within)
       : !isLocal(flow.dst) ? `${flow.dst} is not an address of this node`
       : `${flow.dst} is not within --nodeport-addresses ${(np.within as readonly Cidr[]).map((c) => c.text).join(', ')}`;
     return `NodePort ${proto} of Service ${serviceName(np2.p)} does not answer on ${flow.dst}: ${why}.`;
   }
   return `No Service answers on ${hostPort(flow.dst, flow.dport)}/${flow.protocol.toUpperCase()}.`;
+}
+
+function ipvsNodePortMiss(dst: string, ips: readonly string[], within: readonly Cidr[] | 'any'): string {
+  const where = within === 'any' ? '' : ` within --nodeport-addresses ${within.map((c) => c.text).join(', ')}`;
+  return `${dst} is not one of the addresses IPVS mode makes NodePort virtual servers on (${ips.join(', ') || 'none'}: the node's addresses${where}, except IPv6 link-local ones)`;
 }
 
 function withSkipped(reason: string, skipped: readonly Issue[]): string {

@@ -2,19 +2,22 @@
 // what it concludes and the words it gives. Whether those conclusions are what
 // the kernel does is for the kernel tests (test/e2e/, every probe traced too).
 import { describe, expect, it } from 'vitest';
-import { decideCluster, traceDecided } from '../../src/cli/pipeline.js';
+import { clusterFrom, decideCluster, traceDecided } from '../../src/cli/pipeline.js';
 import { loadConfig, type FlagValues } from '../../src/config/load.js';
+import { formatIpvsadm } from '../../src/backends/ipvs/ipvsadm.js';
 import { FlowError, flowFromQuery, flowQuery, parseFlow, type FlowArgs } from '../../src/trace/flow.js';
+import { formatReport } from '../../src/trace/format.js';
 import { node, service, slice, type EndpointSpec, type Raw } from '../support/manifests.js';
 
 const NODE = node('node-a', ['192.168.50.1', 'fd00:50::1'], 'z1', ['10.244.1.0/24', 'fd00:244:1::/64']);
 const OUTSIDE = '192.0.2.7';
 const POD = '10.244.1.50';
 
-function traceOf(objects: Raw[], flow: FlowArgs, flags: FlagValues = {}, nodeAddresses?: string[]) {
-  const cfg = loadConfig({ hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16', ...flags });
-  const decided = decideCluster([NODE, ...objects].map((raw, i) => ({ source: `t#${i + 1}`, raw })), cfg);
-  return traceDecided(decided, parseFlow(flow), nodeAddresses);
+const configOf = (flags: FlagValues) => loadConfig({ hostnameOverride: 'node-a', clusterCidr: '10.244.0.0/16', ...flags });
+const sourced = (objects: Raw[], theNode: Raw) => [theNode, ...objects].map((raw, i) => ({ source: `t#${i + 1}`, raw }));
+
+function traceOf(objects: Raw[], flow: FlowArgs, flags: FlagValues = {}, nodeAddresses?: string[], theNode = NODE) {
+  return traceDecided(decideCluster(sourced(objects, theNode), configOf(flags)), parseFlow(flow), nodeAddresses);
 }
 
 /** Service "web" (ClusterIP 10.96.0.10, port "http" 80 -> 8080) with endpoints given by address; 10.244.1.* are on node-a. */
@@ -131,6 +134,87 @@ describe('trace: external traffic', () => {
     const within = { nodeportAddresses: '192.168.60.0/24' };
     expect(traceOf(objects, { from: OUTSIDE, to: '192.168.60.1:30080' }, within, ['192.168.50.1', '192.168.60.1'])).toMatchObject({ verdict: 'dnat', entry: 'nodePort' });
     expect(traceOf(objects, { from: OUTSIDE, to: '192.168.60.1:30080' }, within).steps).toContain('NodePort 30080/TCP of Service default/web:http does not answer on 192.168.60.1: 192.168.60.1 is not an address of this node.');
+  });
+});
+
+describe('trace: IPVS mode names the virtual server', () => {
+  const IPVS = { proxyMode: 'ipvs' };
+  /** `svcrouter dump --proxy-mode ipvs --ipvsadm` of the same cluster. */
+  const ipvsadm = (objects: Raw[], flags: FlagValues = {}, theNode = NODE) => formatIpvsadm(clusterFrom(sourced(objects, theNode), configOf({ ...IPVS, ...flags })).ipvs!.virtualServers);
+  const rr = (virtualServer: string, persistence = 0) => ({ virtualServer, scheduler: 'rr', persistence });
+  const dual = (extra: Raw = {}, status: Raw = {}) => [
+    service('web', { clusterIPs: ['10.96.0.10', 'fd00:96::10'], ipFamilyPolicy: 'RequireDualStack', ports: [{ name: 'http', port: 80, nodePort: extra.type ? 30080 : undefined }], ...extra }, status),
+    slice('web', 'IPv4', [{ name: 'http', port: 8080 }], [{ ip: '10.244.1.11', node: 'node-a' }, { ip: '10.244.2.21', node: 'node-b' }]),
+    slice('web', 'IPv6', [{ name: 'http', port: 8080 }], [{ ip: 'fd00:244:1::11', node: 'node-a' }, { ip: 'fd00:244:2::21', node: 'node-b' }]),
+  ];
+
+  it('ClusterIP: the address-keyed virtual server, in ipvsadm\'s syntax for its protocol and family', () => {
+    expect(traceOf(dual(), { from: POD, to: '10.96.0.10:80' }, IPVS)).toMatchObject({ verdict: 'dnat', ipvs: rr('-t 10.96.0.10:80') });
+    expect(traceOf(dual(), { from: 'fd00:244:1::50', to: '[fd00:96::10]:80' }, IPVS).ipvs).toEqual(rr('-t [fd00:96::10]:80'));
+    for (const [protocol, arg] of [['UDP', '-u 10.96.0.20:53'], ['SCTP', '--sctp-service 10.96.0.20:53']] as const) {
+      const dns = [service('dns', { clusterIP: '10.96.0.20', ports: [{ name: 'dns', port: 53, protocol }] }), slice('dns', 'IPv4', [{ name: 'dns', port: 53, protocol }], [{ ip: '10.244.2.21' }])];
+      expect(traceOf(dns, { from: POD, to: '10.96.0.20:53', protocol }, IPVS).ipvs).toEqual(rr(arg));
+      expect(ipvsadm(dns)).toContain(`-A ${arg} -s rr\n-a ${arg} -r 10.244.2.21:53 -m -w 1\n`);
+    }
+    const t = traceOf(dual(), { from: POD, to: '10.96.0.10:80' }, IPVS);
+    expect(formatReport(parseFlow({ from: POD, to: '10.96.0.10:80' }), t)).toMatch(
+      /\n {2}\d\. IPVS virtual server -t 10\.96\.0\.10:80 schedules the connection \(scheduler rr, no persistence; its real servers are the candidates\)\.\n/);
+    expect(t.steps).toContain('Candidate endpoints (2), the virtual server\'s scheduler picks one per new connection: 10.244.1.11:8080, 10.244.2.21:8080.');
+  });
+
+  it('NodePort: one virtual server per node address, as dump makes them; none where IPVS mode makes none', () => {
+    const twoAddresses = node('node-a', ['192.168.50.1', '192.168.60.1', 'fd00:50::1'], 'z1', ['10.244.1.0/24']);
+    const objects = dual({ type: 'NodePort' });
+    for (const [to, vs] of [['192.168.50.1:30080', '-t 192.168.50.1:30080'], ['192.168.60.1:30080', '-t 192.168.60.1:30080'], ['[fd00:50::1]:30080', '-t [fd00:50::1]:30080']]) {
+      const t = traceOf(objects, { from: to!.startsWith('[') ? '2001:db8::7' : OUTSIDE, to: to! }, IPVS, undefined, twoAddresses);
+      expect(t).toMatchObject({ verdict: 'dnat', entry: 'nodePort', masquerade: true, ipvs: rr(vs!) });
+      expect(ipvsadm(objects, {}, twoAddresses)).toContain(`-A ${vs} -s rr\n`);
+    }
+    // --nodeport-addresses CIDRs filter them; --node-addresses replaces the Node object's, link-local ones never serve.
+    const within = traceOf(objects, { from: OUTSIDE, to: '192.168.60.1:30080' }, { ...IPVS, nodeportAddresses: '192.168.50.0/24' }, undefined, twoAddresses);
+    expect(within).toMatchObject({ verdict: 'accept', ipvs: null });
+    expect(within.steps).toContain('NodePort 30080/TCP of Service default/web:http does not answer on 192.168.60.1: 192.168.60.1 is not one of the addresses IPVS mode makes NodePort virtual servers on (192.168.50.1: the node\'s addresses within --nodeport-addresses 192.168.50.0/24, except IPv6 link-local ones).');
+    expect(traceOf(objects, { from: OUTSIDE, to: '192.168.70.1:30080' }, IPVS, ['192.168.70.1', 'fe80::1']).ipvs).toEqual(rr('-t 192.168.70.1:30080'));
+    expect(traceOf(objects, { from: 'fe80::2', to: '[fe80::1]:30080' }, IPVS, ['192.168.70.1', 'fe80::1'])).toMatchObject({ verdict: 'accept', ipvs: null });
+  });
+
+  it('load-balancer and external IPs: their own virtual servers', () => {
+    const objects = web(['10.244.1.11', '10.244.2.21'], LB, LB_STATUS);
+    expect(traceOf(objects, { from: OUTSIDE, to: '198.51.100.10:80' }, IPVS)).toMatchObject({ entry: 'loadBalancerIP', ipvs: rr('-t 198.51.100.10:80') });
+    expect(traceOf(objects, { from: OUTSIDE, to: '203.0.113.50:80' }, IPVS)).toMatchObject({ entry: 'externalIP', ipvs: rr('-t 203.0.113.50:80') });
+    expect(ipvsadm(objects)).toMatch(/^-A -t 198\.51\.100\.10:80 -s rr$[\s\S]*^-A -t 203\.0\.113\.50:80 -s rr$/m);
+  });
+
+  it('externalTrafficPolicy Local: pods and the node meet the port\'s firewall-mark virtual server, outside clients the address\'s', () => {
+    const objects = dual({ ...LB, externalTrafficPolicy: 'Local' }, LB_STATUS);
+    const marks = [...ipvsadm(objects).matchAll(/^-A (-f \d+(?: -6)?) -s rr$/gm)].map((m) => m[1]!);
+    expect(marks).toEqual([expect.stringMatching(/^-f \d+$/), expect.stringMatching(/^-f \d+ -6$/)]);
+    const pod = traceOf(objects, { from: POD, to: '198.51.100.10:80' }, IPVS);
+    expect(pod).toMatchObject({ endpoints: ['10.244.1.11:8080', '10.244.2.21:8080'], ipvs: rr(marks[0]!) });
+    expect(pod.steps).toContain(`The helper table marks short-circuit traffic with the port's firewall mark ${marks[0]!.split(' ')[1]}, which IPVS looks up first: firewall-mark virtual server ${marks[0]} schedules the connection (scheduler rr, no persistence; its real servers are the candidates).`);
+    expect(traceOf(objects, { from: '192.168.50.1', fromNode: true, to: '192.168.50.1:30080' }, IPVS).ipvs).toEqual(rr(marks[0]!));
+    expect(traceOf(objects, { from: 'fd00:244:1::50', to: '[fd00:50::1]:30080' }, { ...IPVS, clusterCidr: '10.244.0.0/16,fd00:244::/32' }).ipvs).toEqual(rr(marks[1]!));
+    expect(traceOf(objects, { from: OUTSIDE, to: '198.51.100.10:80' }, IPVS)).toMatchObject({ endpoints: ['10.244.1.11:8080'], ipvs: rr('-t 198.51.100.10:80') });
+    // The ClusterIP is never short-circuited.
+    expect(traceOf(objects, { from: POD, to: '10.96.0.10:80' }, IPVS).ipvs).toEqual(rr('-t 10.96.0.10:80'));
+  });
+
+  it('affinity is persistence with its timeout; --ipvs-scheduler names the scheduler', () => {
+    const sticky = web(['10.244.1.11'], { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } });
+    const t = traceOf(sticky, { from: POD, to: '10.96.0.10:80' }, IPVS);
+    expect(t).toMatchObject({ affinity: 600, ipvs: rr('-t 10.96.0.10:80', 600) });
+    expect(t.steps).toContain('IPVS virtual server -t 10.96.0.10:80 schedules the connection (scheduler rr, persistence 600s per client address; its real servers are the candidates).');
+    expect(ipvsadm(sticky)).toContain('-A -t 10.96.0.10:80 -s rr -p 600\n');
+    expect(traceOf(sticky, { from: POD, to: '10.96.0.10:80' }, { ...IPVS, ipvsScheduler: 'mh' }).ipvs).toEqual({ virtualServer: '-t 10.96.0.10:80', scheduler: 'mh', persistence: 600 });
+  });
+
+  it('no virtual server where none takes the packet: reject, drop, accept; and none in nftables mode', () => {
+    expect(traceOf(web([{ ip: '10.244.1.11', ready: false }]), { from: POD, to: '10.96.0.10:80' }, IPVS)).toMatchObject({ verdict: 'reject', ipvs: null });
+    expect(traceOf(web(['10.244.2.21'], { ...LB, externalTrafficPolicy: 'Local' }, LB_STATUS), { from: OUTSIDE, to: '198.51.100.10:80' }, IPVS)).toMatchObject({ verdict: 'drop', ipvs: null });
+    expect(traceOf(web(['10.244.1.11']), { from: POD, to: '10.97.0.1:80' }, IPVS)).toMatchObject({ verdict: 'accept', ipvs: null });
+    const nft = traceOf(web(['10.244.1.11']), { from: POD, to: '10.96.0.10:80' });
+    expect(nft).toMatchObject({ verdict: 'dnat', ipvs: null });
+    expect(nft.steps.join('\n')).not.toMatch(/IPVS|scheduler/);
   });
 });
 

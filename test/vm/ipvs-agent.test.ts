@@ -16,6 +16,7 @@ import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserve
 import { httpGetIn, startAgentProcess, writeKubeconfig, type AgentProcess } from '../support/agent-process.js';
 import { startTrafficLoop, type TrafficTally } from '../support/traffic-loop.js';
 import { until } from '../support/until.js';
+import type { TraceReport } from '../../src/trace/trace.js';
 
 const e2e = requireKernel();
 const TOKEN = 'ipvs-agent-token';
@@ -161,8 +162,12 @@ e2e('the agent in IPVS mode', () => {
     for (const o of web(['a1', 'a2', 'b1'])) api.upsert(o);
     await followed(a, 'the new endpoint is programmed', holdsCluster);
     for (const f of FAMS) expectReached(await connect(bed, 'cp', 'tcp', VIP[f], 80, triesFor(3)), [ip('a1', f), ip('a2', f), ip('b1', f)], [ip('cp', f)]);
-    const trace = JSON.parse(await netnsExec(bed.topo.nodeNs, [process.execPath, 'dist/cli/main.js', 'trace', '--from', ip('cp', 'v4'), '--to', `${VIP.v4}:80`, '-o', 'json'])) as { verdict: string; endpoints: string[] };
-    expect({ verdict: trace.verdict, endpoints: [...trace.endpoints].sort() }).toEqual({ verdict: 'dnat', endpoints: (['a1', 'a2', 'b1'] as const).map((p) => `${ip(p, 'v4')}:${POD_PORT}`).sort() });
+    // `svcrouter trace` on the node asks the agent, which names the virtual server too.
+    const trace = JSON.parse(await netnsExec(bed.topo.nodeNs, [process.execPath, 'dist/cli/main.js', 'trace', '--from', ip('cp', 'v4'), '--to', `${VIP.v4}:80`, '-o', 'json'])) as TraceReport;
+    expect({ verdict: trace.verdict, endpoints: [...trace.endpoints].sort(), ipvs: trace.ipvs }).toEqual({
+      verdict: 'dnat', endpoints: (['a1', 'a2', 'b1'] as const).map((p) => `${ip(p, 'v4')}:${POD_PORT}`).sort(),
+      ipvs: { virtualServer: `-t ${VIP.v4}:80`, scheduler: 'rr', persistence: 0 },
+    });
   });
 
   it('drains a removed TCP endpoint: its open connection lives on at weight 0, new ones go elsewhere, then it is deleted', async () => {

@@ -9,7 +9,12 @@ import type { IpvsPlan } from './model.js';
 
 /** `host` defaults to the Node object's addresses, as `dump` has no kernel to ask. */
 export function desiredIpvs(state: ProxyState, cfg: Config, host: HostAddresses = state.node.addresses, policies: readonly PortPolicy[] = decideAll(state)): IpvsPlan {
+  return desiredIpvsState(state, cfg, host, policies).plan();
+}
+
+/** The same desired state, to be looked up rather than printed (`trace`). */
+export function desiredIpvsState(state: ProxyState, cfg: Config, host: HostAddresses, policies: readonly PortPolicy[]): IncrementalIpvs {
   const inc = new IncrementalIpvs(cfg);
   inc.update(state, host, policies.map((after) => ({ id: after.sp.id, before: undefined, after })), false);
-  return inc.plan();
+  return inc;
 }

@@ -17,6 +17,7 @@ import { FwmarkAllocator } from './fwmarks.js';
 import { serviceArg, type IpvsPlan, type VirtualServer } from './model.js';
 import { compareArgs, HELPER_SHARED_SETS, IpvsStore } from './store.js';
 import type { TableStore } from '../nftables/table-store.js';
+import type { VirtualServerIndex } from './lookup.js';
 
 export interface IpvsUpdate {
   /** The helper tables' nft transaction from the previous state ('' when not asked for). */
@@ -26,7 +27,7 @@ export interface IpvsUpdate {
   readonly addresses: ReadonlySet<string>;
 }
 
-export class IncrementalIpvs {
+export class IncrementalIpvs implements VirtualServerIndex {
   /** What the kernel should hold; read it between updates. */
   store!: IpvsStore;
   private marks!: FwmarkAllocator;
@@ -99,6 +100,16 @@ export class IncrementalIpvs {
       addresses: this.store.boundAddresses(),
       virtualServers: keys.map((k) => this.virtualServer(k)!),
     };
+  }
+
+  /** The firewall mark of the port's short-circuit virtual server, when it has one. */
+  fwmark(id: string): number | undefined {
+    const p = this.current.get(id);
+    return p && this.contribution(p).virtualServers.find((vs) => vs.fwmark !== undefined)?.fwmark;
+  }
+
+  nodePortIPs(f: Family): readonly string[] {
+    return this.contexts.get(f)?.ctx.nodePortIPs ?? [];
   }
 
   private *contributions(f: Family): Generator<Contribution> {

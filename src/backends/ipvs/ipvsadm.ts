@@ -4,7 +4,7 @@
 // first, then its -a lines; all in byte order.
 import { compareArgs } from './store.js';
 import { ServiceFlags } from '../../kernel/ipvs/model.js';
-import { hostPort, serviceArg, type VirtualServer } from './model.js';
+import { hostPort, persistenceOf, serviceArg, type VirtualServer } from './model.js';
 
 export function formatIpvsadm(servers: readonly VirtualServer[]): string {
   const rows: { key: string; kind: 0 | 1; line: string }[] = [];
@@ -21,6 +21,7 @@ export function formatIpvsadm(servers: readonly VirtualServer[]): string {
 function serviceOptions(vs: VirtualServer): string {
   let out = `-s ${vs.scheduler}`;
   if (vs.flags & ServiceFlags.sched2) out += ` -b ${vs.scheduler === 'mh' || vs.scheduler === 'sh' ? `${vs.scheduler}-port` : 'flag-2'}`;
-  if (vs.flags & ServiceFlags.persistent) out += ` -p ${vs.timeout}`;
+  const persistence = persistenceOf(vs);
+  if (persistence > 0) out += ` -p ${persistence}`;
   return out;
 }

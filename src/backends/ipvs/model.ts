@@ -5,7 +5,7 @@
 import type { Family } from '../../state/types.js';
 import type { NftTable } from '../nftables/model.js';
 import { hostPort } from '../../kernel/netlink/address.js';
-import type { RealServer as KernelRealServer, VirtualServer as KernelVirtualServer, VirtualServerKey } from '../../kernel/ipvs/model.js';
+import { ServiceFlags, type RealServer as KernelRealServer, type VirtualServer as KernelVirtualServer, type VirtualServerKey } from '../../kernel/ipvs/model.js';
 
 export { hostPort };
 export type { VirtualServerKey, VirtualServerSettings } from '../../kernel/ipvs/model.js';
@@ -38,3 +38,7 @@ export function serviceArg(k: VirtualServerKey): string {
   return `${flag} ${hostPort(k.address, k.port)}`;
 }
 
+/** Its persistence timeout in seconds (ClientIP affinity), 0 when not persistent. */
+export function persistenceOf(vs: KernelVirtualServer): number {
+  return vs.flags & ServiceFlags.persistent ? vs.timeout : 0;
+}
