@@ -128,7 +128,8 @@ e2e('the agent in IPVS mode', () => {
       await until(what, cond, ms);
     } catch (e) {
       const warnings = a.logs.filter((l) => l.level >= 40).slice(-5);
-      throw new Error(`${(e as Error).message}; the agent's last lines: ${JSON.stringify(a.logs.slice(-4))}; its last warnings: ${JSON.stringify(warnings)}`);
+      throw new Error(`${(e as Error).message}; the agent's last lines: ${JSON.stringify(a.logs.slice(-4))}; its last warnings: ${JSON.stringify(warnings)}; `
+        + `the kernel:\n${await kernel()}\nthe dump:\n${await wanted()}`);
     }
   };
   const kernel = async () => (await bed.topo.exec(bed.topo.nodeNs, CANONICAL)).trim();
@@ -140,7 +141,8 @@ e2e('the agent in IPVS mode', () => {
     const dump = await netnsExec(bed.topo.nodeNs, [process.execPath, 'dist/cli/main.js', 'dump', '--ipvsadm', '-f', file, ...FLAGS]);
     return [...dump.split('\n').filter(Boolean), FOREIGN].sort(ipvsadmOrder).join('\n').trim();
   };
-  const holdsCluster = async () => (await kernel()) === (await wanted());
+  /** The kernel holds what the dump says, but for real servers still draining (weight 0) from the endpoints a change removed. */
+  const holdsCluster = async () => (await kernel()).split('\n').filter((l) => !/^-a .* -w 0$/.test(l)).join('\n') === (await wanted());
   const expectNoFailure = (t: TrafficTally) => {
     expect(Object.fromEntries(t.outcomes)).toEqual({ ok: t.ok });
     expect(t.ok).toBeGreaterThan(8);
@@ -221,7 +223,7 @@ e2e('the agent in IPVS mode', () => {
 
   it('puts back what others delete: the helper table at once, the IPVS table and the dummy link at the next resync', async () => {
     // A resync period long enough to tell the helper table's watch (every second) from it.
-    const period = 20_000;
+    const period = 30_000;
     const a = run(period);
     await synced(a);
     const restores = async () => {
@@ -233,9 +235,9 @@ e2e('the agent in IPVS mode', () => {
       return r.every((x) => x.outcome === 'ok');
     };
     const cases: [string, string, () => Promise<boolean>, number][] = [
-      ['nft delete table ip svcrouter', 'the helper table', async () => (await restores()) === 1 && (await bed.topo.exec(bed.topo.nodeNs, 'nft list tables')).includes('ip svcrouter'), period / 2],
+      ['nft delete table ip svcrouter', 'the helper table', async () => (await restores()) === 1 && (await bed.topo.exec(bed.topo.nodeNs, 'nft list tables')).includes('ip svcrouter'), (2 * period) / 3],
       [`ipvsadm -D -t ${VIP.v4}:80 && ipvsadm -d -t ${HOLD_VIP}:90 -r ${ip('a1', 'v4')}:${HOLD_PORT}`, 'the IPVS table', holdsCluster, period + 30_000],
-      ['ip link del svcrouter-ipvs0', 'the dummy link and its addresses', async () => (await bed.topo.exec(bed.topo.nodeNs, 'ip -o addr show dev svcrouter-ipvs0 2>&1')).includes(VIP.v4), period + 30_000],
+      ['ip link del svcrouter-ipvs0', 'the dummy link and its addresses', async () => (await bed.topo.exec(bed.topo.nodeNs, 'ip -o addr show dev svcrouter-ipvs0 2>&1 || true')).includes(VIP.v4), period + 30_000],
     ];
     for (const o of hold(['a1', 'b1'])) api.upsert(o);
     await followed(a, 'the cluster is programmed', holdsCluster);
