@@ -25,8 +25,9 @@ const t = () => performance.now();
 if (mode === 'ipvs') {
   const plane = await IpvsPlane.open(cfg);
   let t0 = t();
-  const cold = await plane.sync('replace', tracker.state(), decided.map((c) => ({ id: c.id, before: undefined, after: c.after })));
-  console.log(`ipvs cold: ${((t() - t0) / 1000).toFixed(2)} s, ${cold.operations} netlink operations, helper ${cold.helperBytes} bytes`);
+  const all = () => policies.all();
+  const cold = await plane.commit('replace', { state: tracker.state(), decided: [], base: true, all });
+  console.log(`ipvs cold: ${((t() - t0) / 1000).toFixed(2)} s, ${cold.operations} operations (netlink and helper-table lines), helper ${cold.bytes} bytes`);
   // one endpoint added to svc-20's IPv4 slice
   const slice = objs.find((o) => o.kind === 'EndpointSlice' && o.metadata.name === 'svc-20-ipv4');
   const next = structuredClone(slice); next.endpoints.push({ addresses: ['10.250.0.1'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-x' });
@@ -34,11 +35,12 @@ if (mode === 'ipvs') {
     tracker.upsert('x', k % 2 === 0 ? next : slice);
     changes = tracker.takeChanges(); decided = policies.update(tracker.state(), changes.ports);
     t0 = t();
-    const r = await plane.sync('plan', tracker.state(), decided);
+    const r = await plane.commit('plan', { state: tracker.state(), decided, base: false, all });
     console.log(`ipvs one endpoint ${k % 2 === 0 ? 'added' : 'removed'}: ${(t() - t0).toFixed(1)} ms, ${r.operations} operations`);
   }
   t0 = t();
-  const again = await plane.sync('replace', tracker.state(), [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })));
+  // The agent's periodic resync in IPVS mode.
+  const again = await plane.commit('reassert', { state: tracker.state(), decided: [], base: false, all });
   console.log(`ipvs full resync (read kernel, nothing to change): ${((t() - t0) / 1000).toFixed(2)} s, ${again.operations} operations`);
   await plane.close();
 } else {
