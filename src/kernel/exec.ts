@@ -9,10 +9,13 @@ export interface Outcome {
   readonly stderr: string;
 }
 
-/** `input` is the whole of stdin, or chunks of it written as they come (so a large input is never held whole). */
-export function execTool(cmd: string, args: readonly string[], input: string | Iterable<string> = ''): Promise<Outcome> {
+/**
+ * `input` is the whole of stdin, or chunks of it written as they come (so a
+ * large input is never held whole); `env`, variables added to this process's.
+ */
+export function execTool(cmd: string, args: readonly string[], input: string | Iterable<string> = '', env: Readonly<Record<string, string>> = {}): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

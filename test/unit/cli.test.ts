@@ -102,7 +102,8 @@ describe('svcrouter trace', () => {
     const evaluations = (...args: string[]) => {
       const dir = mkdtempSync(join(tmpdir(), 'svcrouter-cov-'));
       spawnSync('node', ['dist/cli/main.js', ...args], { encoding: 'utf8', env: { ...process.env, NODE_V8_COVERAGE: dir } });
-      const at = readFileSync('dist/cli/main.js', 'utf8').indexOf('SERVICEACCOUNT_ROOT = "/var/run/secrets/kubernetes.io/serviceaccount"');
+      // (The bundle's whitespace is minified: no spaces around the "=".)
+      const at = readFileSync('dist/cli/main.js', 'utf8').search(/SERVICEACCOUNT_ROOT ?= ?"\/var\/run\/secrets\/kubernetes\.io\/serviceaccount"/);
       expect(at).toBeGreaterThan(0);
       const ranges = readdirSync(dir).flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { result: { url: string; functions: { ranges: { startOffset: number; endOffset: number; count: number }[] }[] }[] }).result)
         .filter((s) => s.url.endsWith('/dist/cli/main.js')).flatMap((s) => s.functions.flatMap((fn) => fn.ranges))

@@ -28,7 +28,9 @@ function scan(text: string, cuts: number[]): { items: unknown[]; metadata: unkno
 }
 
 // Objects whose keys include the dropped ones, sometimes, with values of every kind.
-const key = fc.oneof(fc.constantFrom(...DROP), fc.string({ maxLength: 8 }), fc.constantFrom('a"b', 'é', 'x\\y', 'items', 'metadata'));
+// Near misses too: a dropped key's prefix, its extension, one byte changed, and keys longer than any dropped one.
+const key = fc.oneof(fc.constantFrom(...DROP), fc.string({ maxLength: 8 }), fc.constantFrom('a"b', 'é', 'x\\y', 'items', 'metadata'),
+  fc.constantFrom('managedField', 'managedFieldsX', 'targetReF', 'kubectl.kubernetes.io/last-applied-configuratioN', 'kubectl.kubernetes.io/last-applied-configuration/2', 'itemsAndMetadataAndMore'));
 const value = fc.letrec((tie) => ({
   node: fc.oneof({ depthSize: 'small' },
     fc.jsonValue({ maxDepth: 0 }),
