@@ -37,9 +37,6 @@ import { writeSysctls } from '../kernel/sysctl.js';
 /** How often draining real servers are looked at again while there are any (kube-proxy: every minute). */
 const DRAIN_CHECK_MS = 10_000;
 
-/** How often the nftables generation is read, for the helper tables (at most every --sync-period). */
-const TAMPER_CHECK_MS = 1000;
-
 export interface IpvsPlaneOptions {
   /** Watches the helper tables; none for a one-off apply. */
   readonly tamper?: TamperWatch | undefined;
@@ -53,8 +50,6 @@ export class IpvsPlane implements DataPlane {
   private bound = new Set<string>();
   /** The node's own addresses, read on a full sync: listing them lists the dummy link's thousands too. */
   private host: HostAddresses = { ipv4: [], ipv6: [] };
-
-  private committed = false;
 
   private constructor(private readonly cfg: Config, private readonly ipvs: IpvsClient, private readonly links: LinkClient, private readonly opts: IpvsPlaneOptions) {
     this.desired = new IncrementalIpvs(cfg);
@@ -91,7 +86,6 @@ export class IpvsPlane implements DataPlane {
     const run = () => this.sync(mode, state, mode === 'replace' ? everyPort(all()) : decided);
     const tamper = this.opts.tamper;
     const done = await (tamper ? tamper.around(mode === 'replace', run, (r) => r.helperOperations > 0) : run());
-    this.committed = true;
     return { bytes: done.helperBytes, operations: done.operations, computeMs: done.computeMs, renderMs: 0, commitMs: performance.now() - started - done.computeMs };
   }
 
@@ -104,7 +98,7 @@ export class IpvsPlane implements DataPlane {
   }
 
   watch(request: () => void): () => void {
-    const stopTamper = this.opts.tamper?.watch(Math.min(TAMPER_CHECK_MS, this.cfg.syncPeriodMs), () => this.committed, request);
+    const stopTamper = this.opts.tamper?.watch(this.cfg.syncPeriodMs, request);
     // Draining real servers are deleted by a sync once their connections are gone or their time is up.
     const drains = setInterval(() => { if (this.draining.size > 0) request(); }, DRAIN_CHECK_MS);
     return () => {
@@ -120,7 +114,6 @@ export class IpvsPlane implements DataPlane {
    * disturbing their affinity entries.
    */
   private async sync(mode: SyncMode, state: ProxyState, changes: readonly PolicyChange[]) {
-    let computeMs = 0;
     const full = mode !== 'plan';
     if (full) {
       // Someone may have deleted the link, and its addresses with it.
@@ -133,7 +126,7 @@ export class IpvsPlane implements DataPlane {
     const host = this.host;
     const computing = performance.now();
     const update = this.desired.update(state, host, changes, !full);
-    computeMs = performance.now() - computing;
+    const computeMs = performance.now() - computing;
     const keys = full ? new Set([...this.desired.store.serverKeys(), ...this.mirror.keys()]) : new Set(update.servers);
     // Draining servers are looked at again every sync, with fresh counters.
     for (const id of this.draining.keys()) keys.add(id.slice(0, id.lastIndexOf(' ')));

@@ -16,13 +16,9 @@ import { everyPort, type Committed, type DataPlane, type PlaneInput, type SyncMo
  */
 const LARGE_CLUSTER_ENDPOINTS = 1000;
 
-/** How often the kernel's ruleset generation is read, to notice someone else changing the tables (at most every --sync-period). */
-const TAMPER_CHECK_MS = 1000;
-
 export class NftablesPlane implements DataPlane {
   /** What the kernel should hold, kept incrementally. */
   private readonly tables = new IncrementalTables();
-  private committed = false;
 
   constructor(private readonly cfg: Config, private readonly tamper: TamperWatch | undefined) {}
 
@@ -43,7 +39,6 @@ export class NftablesPlane implements DataPlane {
       : whole('reassert');
     const run = () => applyScript(script);
     const applied = await (this.tamper ? this.tamper.around(mode === 'replace', run, (a) => a.operations > 0) : run());
-    this.committed = true;
     const commitMs = performance.now() - computed - rendering.ms;
     return { bytes: applied.bytes, operations: applied.operations, computeMs: computed - started, renderMs: rendering.ms, commitMs };
   }
@@ -57,7 +52,7 @@ export class NftablesPlane implements DataPlane {
   }
 
   watch(request: () => void): () => void {
-    return this.tamper ? this.tamper.watch(Math.min(TAMPER_CHECK_MS, this.cfg.syncPeriodMs), () => this.committed, request) : () => undefined;
+    return this.tamper ? this.tamper.watch(this.cfg.syncPeriodMs, request) : () => undefined;
   }
 
   async close(): Promise<void> {}

@@ -8,6 +8,9 @@
 import type { Logger } from 'pino';
 import type { NftInspector, NftFamily, TableShape } from '../kernel/nftables/inspector.js';
 
+/** How often the kernel's ruleset generation is read (at most every --sync-period). */
+const CHECK_MS = 1000;
+
 /** What svcrouter committed to one family's table. */
 export interface ExpectedTable {
   readonly family: NftFamily;
@@ -24,6 +27,8 @@ export class TamperWatch {
   private stuck = false;
   /** Someone else committed since the tables were last known good: the next sync compares them. */
   private due = false;
+  /** A commit of ours succeeded: there is something to watch. */
+  private committed = false;
 
   constructor(
     private readonly inspector: NftInspector,
@@ -33,18 +38,19 @@ export class TamperWatch {
   ) {}
 
   /**
-   * Reads the kernel's generation every `intervalMs` once `committed()`; when
-   * someone else has committed, asks for a sync, whose tampered() compares.
+   * Reads the kernel's generation every second (or sync period, if shorter)
+   * once a commit of ours succeeded; when someone else has committed, asks
+   * for a sync, whose tampered() compares.
    */
-  watch(intervalMs: number, committed: () => boolean, request: () => void): () => void {
+  watch(syncPeriodMs: number, request: () => void): () => void {
     const timer = setInterval(() => {
-      if (!committed() || this.due) return;
+      if (!this.committed || this.due) return;
       this.moved().then((moved) => {
         if (!moved) return;
         this.due = true;
         request();
       }, (e: Error) => this.log.debug({ err: e.message }, 'cannot read the nftables generation'));
-    }, intervalMs);
+    }, Math.min(CHECK_MS, syncPeriodMs));
     return () => clearInterval(timer);
   }
 
@@ -59,6 +65,7 @@ export class TamperWatch {
   async around<T>(whole: boolean, commit: () => Promise<T>, sent: (result: T) => boolean): Promise<T> {
     const before = await this.beforeCommit().catch(() => undefined);
     const result = await commit();
+    this.committed = true;
     if (before !== undefined) await this.afterCommit(before, sent(result), whole).catch(() => this.forget());
     return result;
   }
