@@ -34,7 +34,7 @@ const code = sample();
 const { pageThroughLists } = await import('./api-lists.js');
 const { loadConfig } = await import('../src/config/load.js');
 const { StateTracker } = await import('../src/state/tracker.js');
-const { PolicyTable } = await import('../src/policy/port-policy.js');
+const { PolicyTable, everyPort } = await import('../src/policy/port-policy.js');
 const { IncrementalTables } = await import('../src/backends/nftables/incremental.js');
 const cfg = loadConfig(JSON.parse(flags));
 const base = sample();
@@ -65,7 +65,7 @@ const withPolicy = sample();
 /** The tables of every decision, as the agent's first commit (a full load) updates them. */
 function render(): InstanceType<typeof IncrementalTables> {
   const tables = new IncrementalTables();
-  tables.update(state, cfg, [...policies.all()].map((after) => ({ id: after.sp.id, before: undefined, after })), changes.base, false);
+  tables.update(state, cfg, everyPort(policies.all()), changes.base, false);
   return tables;
 }
 const tables = render();

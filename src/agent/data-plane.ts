@@ -48,8 +48,3 @@ export interface DataPlane {
   watch(request: () => void): () => void;
   close(): Promise<void>;
 }
-
-/** Every port's decision as an addition: what a whole rewrite brings. */
-export function everyPort(all: Iterable<PortPolicy>): PolicyChange[] {
-  return [...all].map((after) => ({ id: after.sp.id, before: undefined, after }));
-}

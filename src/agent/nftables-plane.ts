@@ -7,7 +7,8 @@ import { IncrementalTables } from '../backends/nftables/incremental.js';
 import type { RenderMode } from '../backends/nftables/render.js';
 import { applyScript } from '../kernel/nft.js';
 import type { TamperWatch } from './tamper-watch.js';
-import { everyPort, type Committed, type DataPlane, type PlaneInput, type SyncMode } from './data-plane.js';
+import { everyPort } from '../policy/port-policy.js';
+import type { Committed, DataPlane, PlaneInput, SyncMode } from './data-plane.js';
 
 /**
  * kube-proxy's largeClusterEndpointsThreshold: above it, the periodic resync

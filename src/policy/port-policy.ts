@@ -94,6 +94,11 @@ export interface PolicyChange {
   readonly after: PortPolicy | undefined;
 }
 
+/** Every port's decision as an addition: what a whole rewrite brings. */
+export function everyPort(all: Iterable<PortPolicy>): PolicyChange[] {
+  return [...all].map((after) => ({ id: after.sp.id, before: undefined, after }));
+}
+
 /** Every port's policy, kept across syncs: only the ports that changed are decided again. */
 export class PolicyTable {
   private readonly byId = new Map<string, PortPolicy>();

@@ -2,7 +2,7 @@
 // --proxy-mode ipvs` prints.
 import type { Config } from '../../config/config.js';
 import type { ProxyState } from '../../state/types.js';
-import { decideAll, type PortPolicy } from '../../policy/port-policy.js';
+import { decideAll, everyPort, type PortPolicy } from '../../policy/port-policy.js';
 import type { HostAddresses } from './family.js';
 import { IncrementalIpvs } from './incremental.js';
 import type { IpvsPlan } from './model.js';
@@ -15,6 +15,6 @@ export function desiredIpvs(state: ProxyState, cfg: Config, host: HostAddresses 
 /** The same desired state, to be looked up rather than printed (`trace`). */
 export function desiredIpvsState(state: ProxyState, cfg: Config, host: HostAddresses, policies: readonly PortPolicy[]): IncrementalIpvs {
   const inc = new IncrementalIpvs(cfg);
-  inc.update(state, host, policies.map((after) => ({ id: after.sp.id, before: undefined, after })), false);
+  inc.update(state, host, everyPort(policies), false);
   return inc;
 }
