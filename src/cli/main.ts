@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=4 --heap-growing-percent=30
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=4 --heap-growing-percent=30 --expose-gc
 // svcrouter's command line: dump, trace, apply, cleanup, run. Thin: all logic
 // lives below. The API client is loaded for `run` only: other commands start fast.
 // Run it as this file (the bin, the image's command): its first line gives V8 a
