@@ -21,6 +21,7 @@ import { ProxyHealth, nodeEligible, startProxyHealthServer } from './proxy-healt
 import { ServiceHealthServers } from './service-health.js';
 import { createMetrics, issueCategory, startMetricsServer } from './metrics.js';
 import { ProgrammedView, traceHandler } from './trace-endpoint.js';
+import { HeapCollector } from './heap-collector.js';
 
 export interface AgentOptions {
   readonly cfg: Config;
@@ -61,6 +62,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
 
   const tracker = new StateTracker({ nodeName: cfg.hostname, nodeIPs: cfg.nodeIPs });
   const policies = new PolicyTable();
+  const heap = new HeapCollector();
   // Decisions changed since the last commit, by port: the committed one and the latest (for conntrack).
   let uncommitted = new Map<string, PolicyChange>();
   let committed = false;
@@ -126,7 +128,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       bytes: applied.bytes, operations: applied.operations, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
-    if (mode === 'replace') collectGarbage();
+    if (mode === 'replace') heap.collect();
+    else if (mode === 'plan' && applied.operations > 0) heap.changed();
     // Housekeeping after the rules are in, as kube-proxy: the `conntrack` tool takes a process
     // start per filter, which is no part of the time until traffic follows the change.
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
@@ -195,16 +198,6 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     health.updated();
   }
 
-  /**
-   * A whole rewrite (the first commit, a restore) leaves the heap mostly garbage: the lists' pages,
-   * the full render. Collected now, while nothing waits, rather than when the next changes allocate
-   * (a pause of 100+ ms on the first change at 10k Services) or when V8's memory reducer gets to it
-   * tens of seconds later. `gc` exists where the bin's --expose-gc is given (not under test runners).
-   */
-  function collectGarbage(): void {
-    (globalThis as { gc?: () => void }).gc?.();
-  }
-
   /** Logs and counts each problem once while it lasts; one that goes and comes back is reported again. */
   function countIssues(issues: readonly Issue[]): void {
     const byLine = new Map(issues.map((i) => [formatIssue(i), i]));
@@ -219,6 +212,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     firstSync,
     async stop() {
       clearInterval(resync);
+      heap.stop();
       stopWatching();
       waiting.done();
       await informers.stop();

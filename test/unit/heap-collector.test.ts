@@ -1,0 +1,90 @@
+// The agent's own heap collections: at once after a whole rewrite; after a
+// burst of changes only once it has been quiet for QUIET_MS, and only for a
+// burst (a change now and then is left to V8); never where there is no gc.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BURST_COMMITS, HeapCollector, QUIET_MS } from '../../src/agent/heap-collector.js';
+import { loadAddon } from '../../src/kernel/addon.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+function counting() {
+  const count = { collections: 0, trims: 0 };
+  return { count, access: { gc: () => void count.collections++, trim: () => void count.trims++ } };
+}
+
+describe('HeapCollector', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('collects at once when asked, and after a burst only once it is quiet', () => {
+    const { count, access } = counting();
+    const c = new HeapCollector(access);
+    c.collect();
+    expect(count).toEqual({ collections: 1, trims: 1 });
+    // Each change of the burst puts the collection off.
+    for (let k = 0; k < 2 * BURST_COMMITS; k++) {
+      c.changed();
+      vi.advanceTimersByTime(QUIET_MS / 2);
+    }
+    expect(count.collections).toBe(1);
+    vi.advanceTimersByTime(QUIET_MS / 2);
+    expect(count).toEqual({ collections: 2, trims: 2 });
+    // Once fired, nothing more until the next burst.
+    vi.advanceTimersByTime(10 * QUIET_MS);
+    expect(count.collections).toBe(2);
+    c.stop();
+  });
+
+  it('leaves changes now and then to V8, counting them towards the next burst', () => {
+    const { count, access } = counting();
+    const c = new HeapCollector(access);
+    for (let k = 0; k < BURST_COMMITS - 1; k++) {
+      c.changed();
+      vi.advanceTimersByTime(QUIET_MS);
+    }
+    expect(count.collections).toBe(0);
+    c.changed();
+    vi.advanceTimersByTime(QUIET_MS);
+    expect(count.collections).toBe(1);
+    // A whole rewrite's collection starts the count again.
+    for (let k = 0; k < BURST_COMMITS - 1; k++) c.changed();
+    c.collect();
+    c.changed();
+    vi.advanceTimersByTime(QUIET_MS);
+    expect(count.collections).toBe(2);
+    c.stop();
+  });
+
+  it('does nothing without a gc, and nothing after stop', () => {
+    let trims = 0;
+    const none = new HeapCollector({ gc: undefined, trim: () => void trims++ });
+    none.collect();
+    for (let k = 0; k < BURST_COMMITS; k++) none.changed();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(trims).toBe(0);
+    const { count, access } = counting();
+    const c = new HeapCollector(access);
+    for (let k = 0; k < BURST_COMMITS; k++) c.changed();
+    c.stop();
+    vi.advanceTimersByTime(QUIET_MS);
+    expect(count.collections).toBe(0);
+  });
+});
+
+describe('HeapCollector on real timers', () => {
+  it('collects after every burst, not only the first', async () => {
+    const { count, access } = counting();
+    const c = new HeapCollector(access, 20);
+    for (const burst of [1, 2]) {
+      for (let k = 0; k < BURST_COMMITS; k++) c.changed();
+      await sleep(150);
+      expect(count.collections).toBe(burst);
+    }
+    c.stop();
+  });
+});
+
+describe('the malloc addon', () => {
+  it('is built beside the others and gives free pages back', () => {
+    expect(typeof loadAddon<{ trim(): boolean }>('malloc').trim()).toBe('boolean');
+  });
+});
