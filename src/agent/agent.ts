@@ -125,7 +125,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     const round = (x: number) => Number(x.toFixed(2));
     log.info({
       mode, seconds: Number(seconds.toFixed(4)), computeMs: round(applied.computeMs), renderMs: round(applied.renderMs), commitMs: round(applied.commitMs),
-      bytes: applied.bytes, operations: applied.operations, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
+      bytes: applied.bytes, operations: applied.operations, transactions: applied.transactions, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
     if (mode === 'replace') heap.collect();
@@ -225,7 +225,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
 
 /** The data plane --proxy-mode names; IPVS mode's code is loaded only for it. */
 async function openPlane(cfg: Config, tamper: TamperWatch | undefined, log: Logger): Promise<DataPlane> {
-  if (cfg.mode !== 'ipvs') return new NftablesPlane(cfg, tamper);
+  if (cfg.mode !== 'ipvs') return new NftablesPlane(cfg, tamper, log);
   const { IpvsPlane } = await import('./ipvs-plane.js');
   return IpvsPlane.open(cfg, { tamper, log });
 }

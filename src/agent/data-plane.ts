@@ -27,6 +27,8 @@ export interface Committed {
   readonly bytes: number;
   /** Kernel operations sent: nft commands, netlink requests. */
   readonly operations: number;
+  /** nftables: the transactions committed (one, or several for tables created new). */
+  readonly transactions?: number;
   readonly computeMs: number;
   readonly renderMs: number;
   readonly commitMs: number;

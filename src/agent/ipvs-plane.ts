@@ -84,7 +84,7 @@ export class IpvsPlane implements DataPlane {
     const started = performance.now();
     const run = () => this.sync(mode, state, mode === 'replace' ? everyPort(all()) : decided);
     const tamper = this.opts.tamper;
-    const done = await (tamper ? tamper.around(mode === 'replace', run, (r) => r.helperOperations > 0) : run());
+    const done = await (tamper ? tamper.around(mode === 'replace', run, (r) => (r.helperOperations > 0 ? 1 : 0)) : run());
     return { bytes: done.helperBytes, operations: done.operations, computeMs: done.computeMs, renderMs: 0, commitMs: performance.now() - started - done.computeMs };
   }
 

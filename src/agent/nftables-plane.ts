@@ -1,13 +1,16 @@
 // nftables mode's kernel side for the agent: the tables kept incrementally,
 // committed as one transaction per sync (only the changes, or a whole script
-// written as it is generated), and watched for changes by others.
+// written as it is generated; new tables in steps), and watched for changes
+// by others.
 import type { Config } from '../config/config.js';
 import type { ProxyState } from '../state/types.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
 import type { RenderMode } from '../backends/nftables/render.js';
-import { applyScript } from '../kernel/nft.js';
+import type { Logger } from 'pino';
+import { applyScript, type Applied } from '../kernel/nft.js';
+import { createTables } from '../kernel/nftables/new-tables.js';
 import type { TamperWatch } from './tamper-watch.js';
-import { everyPort } from '../policy/port-policy.js';
+import { everyPort, type PortPolicy } from '../policy/port-policy.js';
 import type { Committed, DataPlane, PlaneInput, SyncMode } from './data-plane.js';
 
 /**
@@ -21,7 +24,7 @@ export class NftablesPlane implements DataPlane {
   /** What the kernel should hold, kept incrementally. */
   private readonly tables = new IncrementalTables();
 
-  constructor(private readonly cfg: Config, private readonly tamper: TamperWatch | undefined) {}
+  constructor(private readonly cfg: Config, private readonly tamper: TamperWatch | undefined, private readonly log: Logger) {}
 
   async commit(mode: SyncMode, { state, decided, base, all }: PlaneInput): Promise<Committed> {
     const started = performance.now();
@@ -34,14 +37,24 @@ export class NftablesPlane implements DataPlane {
     // Full scripts are written as they are generated (never held whole): their rendering is timed as it happens.
     const rendering = { ms: 0 };
     const whole = (m: RenderMode) => timed(this.tables.script(all, m), rendering);
-    const script = mode === 'plan' ? plan
-      : mode === 'replace' ? whole('replace')
-      : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')]
-      : whole('reassert');
-    const run = () => applyScript(script);
-    const applied = await (this.tamper ? this.tamper.around(mode === 'replace', run, (a) => a.operations > 0) : run());
+    const run = () => mode === 'replace' ? this.replace(all, rendering, whole)
+      : applyScript(mode === 'plan' ? plan : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')] : whole('reassert'));
+    const applied = await (this.tamper ? this.tamper.around(mode === 'replace', run, (a) => a.transactions) : run());
     const commitMs = performance.now() - computed - rendering.ms;
-    return { bytes: applied.bytes, operations: applied.operations, computeMs: computed - started, renderMs: rendering.ms, commitMs };
+    return { bytes: applied.bytes, operations: applied.operations, transactions: applied.transactions, computeMs: computed - started, renderMs: rendering.ms, commitMs };
+  }
+
+  /**
+   * The tables rewritten whole: created in steps where there are none (a
+   * node's first start: new-tables.ts), else replaced in one transaction.
+   */
+  private async replace(all: () => Iterable<PortPolicy>, rendering: { ms: number }, whole: (m: RenderMode) => Iterable<string>): Promise<Applied> {
+    const sources = this.tables.sources(all).map((t) => ({ ...t, elements: () => timed(t.elements()[Symbol.iterator](), rendering) }));
+    const created = await createTables(sources).catch((e: Error) => {
+      this.log.warn({ err: e.message }, 'creating the tables in steps failed; replacing them in one transaction');
+      return undefined;
+    });
+    return created ?? applyScript(whole('replace'));
   }
 
   async tampered(): Promise<boolean> {
@@ -71,7 +84,7 @@ function lines(text: string): string[] {
 }
 
 /** Passes `gen` through, adding the time spent generating it to `into.ms`. */
-function* timed(gen: Iterator<string>, into: { ms: number }): Generator<string> {
+function* timed<T>(gen: Iterator<T>, into: { ms: number }): Generator<T> {
   for (;;) {
     const t = performance.now();
     const r = gen.next();

@@ -61,12 +61,12 @@ export class TamperWatch {
     return this.verify(expected());
   }
 
-  /** Runs a commit of ours, keeping track of whether the kernel is known to hold our tables after it. */
-  async around<T>(whole: boolean, commit: () => Promise<T>, sent: (result: T) => boolean): Promise<T> {
+  /** Runs a commit of ours (of this many transactions), keeping track of whether the kernel is known to hold our tables after it. */
+  async around<T>(whole: boolean, commit: () => Promise<T>, transactions: (result: T) => number): Promise<T> {
     const before = await this.beforeCommit().catch(() => undefined);
     const result = await commit();
     this.committed = true;
-    if (before !== undefined) await this.afterCommit(before, sent(result), whole).catch(() => this.forget());
+    if (before !== undefined) await this.afterCommit(before, transactions(result), whole).catch(() => this.forget());
     return result;
   }
 
@@ -118,13 +118,13 @@ export class TamperWatch {
   }
 
   /**
-   * After a sync of ours, which sent a transaction or not, and rewrote the
-   * tables whole or not: if the kernel was known good before it and nobody
-   * else committed meanwhile, it is known good now.
+   * After a sync of ours, which committed some transactions (or none), and
+   * rewrote the tables whole or not: if the kernel was known good before it
+   * and nobody else committed meanwhile, it is known good now.
    */
-  private async afterCommit(before: number, sent: boolean, whole: boolean): Promise<void> {
+  private async afterCommit(before: number, transactions: number, whole: boolean): Promise<void> {
     const now = await this.inspector.generation();
-    const onlyOurs = now === before + (sent ? 1 : 0);
+    const onlyOurs = now === before + transactions;
     this.known = this.known === before && onlyOurs ? now : undefined;
     // A whole rewrite leaves exactly our tables whatever was there; a change does only on a known-good kernel.
     this.cleanOwn = onlyOurs && (whole || this.known !== undefined) ? now : undefined;

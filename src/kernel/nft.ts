@@ -1,6 +1,7 @@
-// The only code that writes nftables: a script, one atomic transaction.
-// Small ones (every incremental sync) run in-process through libnftables,
-// over a netlink socket kept open (libnftables-addon.c: why that matters for
+// nftables scripts, each one atomic transaction (new tables have their set
+// elements written over netlink instead: nftables/new-tables.ts). Small ones
+// (every incremental sync) run in-process through libnftables, over a
+// netlink socket kept open (libnftables-addon.c: why that matters for
 // deletions). Large ones (a full load) go to an `nft -f` child: nft's parser
 // needs about 1.7 KB per element (455 MB for 270k elements), which must not
 // stay in the agent's heap, and a child gives it back when it exits.
@@ -40,6 +41,8 @@ export interface Applied {
   readonly bytes: number;
   /** nft commands, one a line. */
   readonly operations: number;
+  /** Transactions committed: the kernel's ruleset generation moved this much. */
+  readonly transactions: number;
 }
 
 /**
@@ -54,10 +57,10 @@ export function applyScript(script: string | Iterable<string>): Promise<Applied>
 }
 
 async function applyText(script: string): Promise<Applied> {
-  const applied = { bytes: script.length, operations: countLines(script) };
+  const applied = { bytes: script.length, operations: countLines(script), transactions: 0 };
   if (script.trim() === '') return applied;
   await (script.length > IN_PROCESS_MAX_BYTES ? runChild(script) : runInProcess(script));
-  return applied;
+  return { ...applied, transactions: 1 };
 }
 
 async function applyLines(lines: Iterable<string>): Promise<Applied> {
@@ -75,11 +78,11 @@ async function applyLines(lines: Iterable<string>): Promise<Applied> {
     head.push(count(r.value));
     if (bytes > IN_PROCESS_MAX_BYTES) {
       await runChild(chunked(head, { [Symbol.iterator]: () => it }, count));
-      return { bytes, operations };
+      return { bytes, operations, transactions: 1 };
     }
   }
   if (operations > 0) await runInProcess(head.join('\n') + '\n');
-  return { bytes, operations };
+  return { bytes, operations, transactions: operations > 0 ? 1 : 0 };
 }
 
 /** The lines as stdin chunks of about 64 KiB, newline-terminated. */

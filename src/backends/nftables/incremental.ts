@@ -57,7 +57,12 @@ export class IncrementalTables {
    * the script is written, and never held together.
    */
   script(policies: () => Iterable<PortPolicy>, mode: RenderMode): Generator<string> {
-    return scriptLines(FAMILIES.map((f) => this.source(f, policies)), mode);
+    return scriptLines(this.sources(policies), mode);
+  }
+
+  /** Each family's table as a source whose elements are derived again, from `policies`, as they are read. */
+  sources(policies: () => Iterable<PortPolicy>): TableSource[] {
+    return FAMILIES.map((f) => this.source(f, policies));
   }
 
   /** Each table's chains with their rule counts, and its sets: what the kernel should show of them. */

@@ -24,10 +24,15 @@ export function withComment(data: string, comment: string): string {
   return `${data}\t${comment}`;
 }
 
+/** An element's stored value as its data ("" for plain sets) and its comment, if any. */
+export function splitValue(value: string): { data: string; comment?: string } {
+  const tab = value.indexOf('\t');
+  return tab < 0 ? { data: value } : { data: value.slice(0, tab), comment: value.slice(tab + 1) };
+}
+
 /** A set's element as it is written in `add element`: `key [comment "c"] [: data]`. */
 export function elementText(key: string, value: string): string {
-  const tab = value.indexOf('\t');
-  const data = tab < 0 ? value : value.slice(0, tab);
-  const comment = tab < 0 ? '' : ` comment "${value.slice(tab + 1)}"`;
-  return data === '' ? `${key}${comment}` : `${key}${comment} : ${data}`;
+  const { data, comment } = splitValue(value);
+  const c = comment === undefined ? '' : ` comment "${comment}"`;
+  return data === '' ? `${key}${c}` : `${key}${c} : ${data}`;
 }

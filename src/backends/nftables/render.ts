@@ -43,10 +43,12 @@ function tableSource(t: NftTable): TableSource {
   };
 }
 
+const TABLE_COMMENT = 'comment "rules for svcrouter" ;';
+
 function* tableLines(t: TableSource, mode: RenderMode): Generator<string> {
   const tbl = `${t.family} ${TABLE}`;
   yield `add table ${tbl}`;
-  if (mode === 'replace') yield* [`delete table ${tbl}`, `add table ${tbl} { comment "rules for svcrouter" ; }`];
+  if (mode === 'replace') yield* [`delete table ${tbl}`, `add table ${tbl} { ${TABLE_COMMENT} }`];
   for (const [name, decl] of t.sets) {
     yield addSet(tbl, name, decl);
     if (mode === 'reassert' && !decl.includes('dynamic')) yield `flush ${setKind(decl)} ${tbl} ${name}`;
@@ -72,6 +74,23 @@ function* tableLines(t: TableSource, mode: RenderMode): Generator<string> {
     }
   }
   for (const [set, batch] of pending) if (batch.length > 0) yield elementCommand('add', tbl, set, batch);
+}
+
+/**
+ * A table that does not exist yet, without its elements, in two parts.
+ * inert: creates it (failing if it exists) with its sets, regular chains and
+ * their rules, which no packet reaches. hooks: its base chains and their
+ * rules, which make it see traffic.
+ */
+export function* newTableLines(t: TableSource, part: 'inert' | 'hooks'): Generator<string> {
+  const tbl = `${t.family} ${TABLE}`;
+  if (part === 'inert') {
+    yield `create table ${tbl} { ${TABLE_COMMENT} }`;
+    for (const [name, decl] of t.sets) yield addSet(tbl, name, decl);
+  }
+  const chains = [...t.chains].filter(([, c]) => (c.base !== undefined) === (part === 'hooks'));
+  for (const [name, c] of chains) yield addChain(tbl, name, c.base);
+  for (const [name, c] of chains) for (const r of c.rules) yield `add rule ${tbl} ${name} ${r}`;
 }
 
 function usesBackendsMap(rule: string): boolean {

@@ -40,6 +40,11 @@ export class AttributeWriter {
     return this.put(type, 4, (b, at) => writeU32(b, v, at));
   }
 
+  /** A signed or unsigned 32-bit integer in network order. */
+  be32(type: number, v: number): this {
+    return this.put(type, 4, (b, at) => b.writeUInt32BE(v >>> 0, at));
+  }
+
   /** A NUL-terminated string. */
   string(type: number, s: string): this {
     return this.binary(type, Buffer.from(`${s}\0`));
@@ -56,6 +61,11 @@ export class AttributeWriter {
     fill(this);
     writeU16(this.buf, this.off - start, start);
     return this;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.off;
   }
 
   /** A copy of what was written. */

@@ -65,6 +65,25 @@ export function frameDatagrams(requests: readonly Request[], nextSeq: () => numb
   return out;
 }
 
+/**
+ * One transaction of a netlink family that batches (nfnetlink): the requests
+ * between `begin` and `end` markers, in one datagram, which the kernel
+ * commits whole or not at all. The markers are not answered.
+ */
+export function frameBatch(begin: Request, requests: readonly Request[], end: Request, nextSeq: () => number): Datagram {
+  const all = [begin, ...requests, end];
+  const bytes = Buffer.alloc(all.reduce((n, r) => n + messageSize(r.payload), 0));
+  const seqs: number[] = [];
+  let at = 0;
+  for (const r of all) {
+    const seq = nextSeq();
+    const marker = r === begin || r === end;
+    if (!marker) seqs.push(seq);
+    at = writeMessage(bytes, at, r.type, NLM_F_REQUEST | (marker ? 0 : NLM_F_ACK) | (r.flags ?? 0), seq, r.payload);
+  }
+  return { bytes, seqs };
+}
+
 /** Collects the answers to one datagram's requests from what the socket receives. */
 export class ReplyCollector {
   private readonly bySeq = new Map<number, { errno?: number; interrupted: boolean; messages: NetlinkMessage[] }>();

@@ -2,7 +2,7 @@
 // batch of requests out, every answer back, paired by sequence number.
 import { NetlinkError } from './errors.js';
 import { loadAddon } from '../addon.js';
-import { frameDatagrams, ReplyCollector, type Reply, type Request } from './exchange.js';
+import { frameBatch, frameDatagrams, ReplyCollector, type Datagram, type Reply, type Request } from './exchange.js';
 
 export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;
@@ -60,6 +60,16 @@ export class NetlinkSocket {
     return run;
   }
 
+  /**
+   * Sends one transaction (frameBatch) and resolves with one reply per
+   * request, in order; when the kernel refused any, it committed none.
+   */
+  transaction(begin: Request, requests: readonly Request[], end: Request): Promise<Reply[]> {
+    const run = this.queue.then(() => this.roundTrip(frameBatch(begin, requests, end, () => this.nextSeq())));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Closes the socket once the exchanges queued so far are done. */
   async close(): Promise<void> {
     await this.queue;
@@ -68,13 +78,15 @@ export class NetlinkSocket {
 
   private async run(requests: readonly Request[]): Promise<Reply[]> {
     const replies: Reply[] = [];
-    for (const d of frameDatagrams(requests, () => this.nextSeq())) {
-      await this.send(d.bytes);
-      const collector = new ReplyCollector(d.seqs);
-      while (!collector.complete) collector.add(await this.receive());
-      replies.push(...collector.replies());
-    }
+    for (const d of frameDatagrams(requests, () => this.nextSeq())) replies.push(...await this.roundTrip(d));
     return replies;
+  }
+
+  private async roundTrip(d: Datagram): Promise<Reply[]> {
+    await this.send(d.bytes);
+    const collector = new ReplyCollector(d.seqs);
+    while (!collector.complete) collector.add(await this.receive());
+    return collector.replies();
   }
 
   private nextSeq(): number {

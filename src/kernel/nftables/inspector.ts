@@ -6,9 +6,8 @@
 import { constants } from 'node:os';
 import { NetlinkError } from '../netlink/errors.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import { chainsRequest, decodeGeneration, decodeTableMember, generationRequest, isAnonymousSet, rulesRequest, setsRequest, type NftFamily } from './messages.js';
+import { NETLINK_NETFILTER, chainsRequest, decodeGeneration, decodeTableMember, generationRequest, isAnonymousSet, rulesRequest, setsRequest, type NftFamily } from './messages.js';
 
-const NETLINK_NETFILTER = 12;
 const { ENOENT } = constants.errno;
 
 export type { NftFamily } from './messages.js';

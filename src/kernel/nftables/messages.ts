@@ -1,16 +1,25 @@
-// nf_tables netlink messages (linux/netfilter/nf_tables.h) for reading what
-// is in the kernel: the ruleset generation, and the chains, rules and sets of
-// one table. Requests are an nfgenmsg (family, version 0, resource id 0) and
-// attributes; nf_tables' integers are big-endian.
+// nf_tables netlink messages (linux/netfilter/nf_tables.h): for reading what
+// is in the kernel (the ruleset generation; the chains, rules and sets of one
+// table), and for adding set elements in a transaction (a batch). Requests
+// are an nfgenmsg (family, version 0, resource id 0) and attributes;
+// nf_tables' integers are big-endian.
 import { AttributeWriter, parseAttributes, readString } from '../netlink/attributes.js';
 import type { Request } from '../netlink/exchange.js';
-import type { NetlinkMessage } from '../netlink/message.js';
+import { NLM_F_CREATE, type NetlinkMessage } from '../netlink/message.js';
 
+export const NETLINK_NETFILTER = 12;
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_GETCHAIN = 4;
 const NFT_MSG_GETRULE = 7;
 const NFT_MSG_GETSET = 10;
+const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_GETGEN = 16;
+/** nfnetlink's batch markers: what comes between them is one transaction. */
+const NFNL_MSG_BATCH_BEGIN = 16;
+const NFNL_MSG_BATCH_END = 17;
+const NFTA_SET_ELEM_LIST_TABLE = 1;
+const NFTA_SET_ELEM_LIST_SET = 2;
+const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
 // The first attribute of each of these messages names the table (nft_*_attributes).
 const NFTA_TABLE = 1;
 const NFTA_CHAIN_NAME = 3;
@@ -27,10 +36,29 @@ export type NftFamily = 'ip' | 'ip6';
 /** AF_INET, AF_INET6, AF_UNSPEC. */
 const AF: Record<NftFamily | 'any', number> = { ip: 2, ip6: 10, any: 0 };
 
-function request(cmd: number, family: NftFamily | 'any', dump: boolean, fill?: (w: AttributeWriter) => void): Request {
+function request(cmd: number, family: NftFamily | 'any', dump: boolean, fill?: (w: AttributeWriter) => void, flags = 0): Request {
   const w = new AttributeWriter().raw(new Uint8Array([AF[family], 0, 0, 0]));
   fill?.(w);
-  return { type: (NFNL_SUBSYS_NFTABLES << 8) | cmd, dump, payload: w.bytes() };
+  return { type: (NFNL_SUBSYS_NFTABLES << 8) | cmd, dump, flags, payload: w.bytes() };
+}
+
+/** The batch markers around one nf_tables transaction (sent without ACK: the kernel answers the requests). */
+export function batchMarkers(): { begin: Request; end: Request } {
+  // The resource id names the subsystem, in network order.
+  const payload = Buffer.from([AF.any, 0, 0, NFNL_SUBSYS_NFTABLES]);
+  return { begin: { type: NFNL_MSG_BATCH_BEGIN, payload }, end: { type: NFNL_MSG_BATCH_END, payload } };
+}
+
+/**
+ * Adds elements to a set or map (existing ones are left as they are, as `nft
+ * add element` does): `elements`, NFTA_LIST_ELEM attributes end to end
+ * (element-encoding.ts).
+ */
+export function newElementsRequest(family: NftFamily, table: string, set: string, elements: Uint8Array): Request {
+  return request(NFT_MSG_NEWSETELEM, family, false, (w) => {
+    w.string(NFTA_SET_ELEM_LIST_TABLE, table).string(NFTA_SET_ELEM_LIST_SET, set);
+    w.nested(NFTA_SET_ELEM_LIST_ELEMENTS, () => w.raw(elements));
+  }, NLM_F_CREATE);
 }
 
 export function generationRequest(): Request {

@@ -1,0 +1,77 @@
+// Set elements as netlink bytes, checked against what nft itself sends for
+// the same elements (its --debug=netlink dump: registers as host-order words).
+import { describe, expect, it } from 'vitest';
+import { elementEncoder } from '../../src/kernel/nftables/element-encoding.js';
+import { AttributeWriter, parseAttributes, readString } from '../../src/kernel/netlink/attributes.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** One element encoded, read back from its NFTA_LIST_ELEM: key and data bytes, verdict, user data. */
+function encode(decl: string, key: string, data: string, comment: string | undefined) {
+  const w = new AttributeWriter();
+  elementEncoder(decl)!(w, key, data, comment);
+  const all = parseAttributes(w.bytes());
+  expect([...all.keys()]).toEqual([1]); // NFTA_LIST_ELEM
+  const elem = parseAttributes(all.get(1)!);
+  const value = (nested: Buffer | undefined) => nested && parseAttributes(nested).get(1); // NFTA_DATA_VALUE
+  const dataAttr = elem.get(2) && parseAttributes(elem.get(2)!);
+  const verdict = dataAttr?.get(2) && parseAttributes(dataAttr.get(2)!);
+  return {
+    key: value(elem.get(1))!,
+    data: dataAttr?.get(1),
+    verdict: verdict && { code: verdict.get(1)!.readInt32BE(0), chain: verdict.get(2) && readString(verdict.get(2)!) },
+    userdata: elem.get(6),
+  };
+}
+
+describe('element encoding', () => {
+  it('lays a backends map key and data out in registers, as nft does', () => {
+    const e = encode('typeof ip daddr . meta l4proto . th dport . numgen random mod 10 : ip daddr . th dport ;', '10.96.0.1 . udp . 80 . 3', '10.128.0.10 . 8080', undefined);
+    // nft: "element 0100600a 00000011 00005000 00000003 : 0a00800a 0000901f"
+    expect(hex(e.key)).toBe('0a600001' + '11000000' + '00500000' + '03000000');
+    expect(hex(e.data as Uint8Array)).toBe('0a80000a' + '1f900000');
+    expect(e.userdata).toBeUndefined();
+  });
+
+  it('writes verdicts with their chain, and comments as nft user data', () => {
+    const decl = 'type ipv4_addr . inet_proto . inet_service : verdict ;';
+    const e = encode(decl, '10.96.0.1 . tcp . 443', 'goto vip-10', 'default/svc-0:http/udp');
+    expect(hex(e.key)).toBe('0a600001' + '06000000' + '01bb0000');
+    expect(e.verdict).toEqual({ code: -4, chain: 'vip-10' });
+    // nft: userdata = { \x00\x17default/svc-0:http/udp\x00 }
+    expect(Buffer.from(e.userdata!).toString('latin1')).toBe('\x00\x17default/svc-0:http/udp\x00');
+    expect(encode(decl, '10.96.0.1 . sctp . 1', 'drop', undefined).verdict).toEqual({ code: 0, chain: undefined });
+  });
+
+  it('takes IPv6 addresses in any form, and plain sets without data', () => {
+    const e = encode('type ipv6_addr . ipv6_addr ;', 'fd00::1 . fd00:0:0::2', '', undefined);
+    expect(hex(e.key)).toBe('fd000000000000000000000000000001' + 'fd000000000000000000000000000002');
+    expect(e.data).toBeUndefined();
+    expect(hex(encode('typeof meta l4proto . th dport . numgen random mod 3 : ip6 daddr . th dport ;', 'tcp . 30000 . 2', 'fd00::5 . 80', undefined).data!))
+      .toBe('fd000000000000000000000000000005' + '00500000');
+  });
+
+  it('leaves to nft the sets it does not lay out: intervals, dynamic sets, unknown fields', () => {
+    expect(elementEncoder('type ipv4_addr ; flags interval ;')).toBeUndefined();
+    expect(elementEncoder('typeof ip saddr . ip daddr ; flags dynamic,timeout ; size 1048576 ;')).toBeUndefined();
+    expect(elementEncoder('type ether_addr ;')).toBeUndefined();
+    expect(elementEncoder('type ipv4_addr : mark ;')).toBeUndefined();
+  });
+
+  it('refuses text that is not an element of the set, having written nothing', () => {
+    const w = new AttributeWriter();
+    const enc = (key: string, data: string) => elementEncoder('type ipv4_addr . inet_proto . inet_service : verdict ;')!(w, key, data, undefined);
+    expect(() => enc('10.96.0.1 . tcp', 'goto x')).toThrow(/not 3 fields/);
+    expect(() => enc('10.96.0.1 . tcp . 80 . 1', 'goto x')).toThrow(/not 3 fields/);
+    expect(() => enc('10.96.0.300 . tcp . 80', 'goto x')).toThrow(/up to 255/);
+    expect(() => enc('10.96.1 . tcp . 80', 'goto x')).toThrow(/ipv4 address/);
+    expect(() => enc('10.96.0.01 . tcp . 80', 'goto x')).toThrow(/up to 255/);
+    expect(() => enc('10.96.0.1 . tcp . 65536', 'goto x')).toThrow(/up to 65535/);
+    expect(() => enc('10.96.0.1 . tcp . 80', 'goto')).toThrow(/not a verdict/);
+    expect(() => enc('10.96.0.1 . tcp . 80', 'goto a"b')).toThrow(/not a verdict/);
+    expect(() => enc('10.96.0.1 . tcp . 80', '')).toThrow(/no data for a map/);
+    expect(() => elementEncoder('type ipv4_addr ;')!(w, '10.0.0.1', 'accept', undefined)).toThrow(/data for a set/);
+    expect(() => elementEncoder('type ipv6_addr ;')!(w, 'fd00::g', '', undefined)).toThrow(/ipv6 address/);
+    expect(w.length).toBe(0);
+  });
+});
