@@ -1,7 +1,7 @@
 // nftables mode's kernel side for the agent: the tables kept incrementally,
-// committed as one transaction per sync (only the changes, or a whole script
-// written as it is generated; new tables in steps), and watched for changes
-// by others.
+// committed as one transaction per sync (only the changes, as netlink when
+// they are set elements only; or a whole script written as it is generated;
+// new tables in steps), and watched for changes by others.
 import type { Config } from '../config/config.js';
 import type { ProxyState } from '../state/types.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
@@ -9,6 +9,8 @@ import type { RenderMode } from '../backends/nftables/render.js';
 import type { Logger } from 'pino';
 import { applyScript, type Applied } from '../kernel/nft.js';
 import { createTables } from '../kernel/nftables/new-tables.js';
+import { writeElementChanges } from '../kernel/nftables/element-writer.js';
+import type { Plan } from '../backends/nftables/plan.js';
 import type { TamperWatch } from './tamper-watch.js';
 import { everyPort, type PortPolicy } from '../policy/port-policy.js';
 import type { Committed, DataPlane, PlaneInput, SyncMode } from './data-plane.js';
@@ -38,7 +40,8 @@ export class NftablesPlane implements DataPlane {
     const rendering = { ms: 0 };
     const whole = (m: RenderMode) => timed(this.tables.script(all, m), rendering);
     const run = () => mode === 'replace' ? this.replace(all, rendering, whole)
-      : applyScript(mode === 'plan' ? plan : scope === 'rules' ? [...lines(plan), ...whole('reassert-rules')] : whole('reassert'));
+      : mode === 'plan' ? applyPlan(plan)
+      : applyScript(scope === 'rules' ? [...lines(plan.script), ...whole('reassert-rules')] : whole('reassert'));
     const applied = await (this.tamper ? this.tamper.around(mode === 'replace', run, (a) => a.transactions) : run());
     const commitMs = performance.now() - computed - rendering.ms;
     return { bytes: applied.bytes, operations: applied.operations, transactions: applied.transactions, computeMs: computed - started, renderMs: rendering.ms, commitMs };
@@ -70,6 +73,11 @@ export class NftablesPlane implements DataPlane {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A plan of element changes goes straight to the kernel as netlink when it can; any other through nft. */
+async function applyPlan(plan: Plan): Promise<Applied> {
+  return (plan.elements && await writeElementChanges(plan.elements)) || applyScript(plan.script);
 }
 
 function reassertScope(state: ProxyState): 'everything' | 'rules' {

@@ -238,8 +238,9 @@ e2e('faults: the node keeps every rule', () => {
 
   it('SIGTERM leaves the rules in place, and a new agent takes over without a dropped connection', async () => {
     for (const o of web(['a1', 'b1'])) api.upsert(o);
+    // A fresh node (the cases before left tables): they are created in steps (new-tables.ts); a restart finds them and replaces them at once.
+    await netnsExec(bed.topo.nodeNs, ['sh', '-c', 'nft delete table ip svcrouter; nft delete table ip6 svcrouter; true']);
     const a = run();
-    // A fresh node: the tables are created in steps (new-tables.ts); a restart finds them and replaces them at once.
     expect((await synced(a)).transactions).toBeGreaterThanOrEqual(3);
     startTraffic();
     expect(await a.stop()).toBe(0);

@@ -9,7 +9,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** One element encoded, read back from its NFTA_LIST_ELEM: key and data bytes, verdict, user data. */
 function encode(decl: string, key: string, data: string, comment: string | undefined) {
   const w = new AttributeWriter();
-  elementEncoder(decl)!(w, key, data, comment);
+  elementEncoder(decl)!.element(w, key, data, comment);
   const all = parseAttributes(w.bytes());
   expect([...all.keys()]).toEqual([1]); // NFTA_LIST_ELEM
   const elem = parseAttributes(all.get(1)!);
@@ -43,6 +43,14 @@ describe('element encoding', () => {
     expect(encode(decl, '10.96.0.1 . sctp . 1', 'drop', undefined).verdict).toEqual({ code: 0, chain: undefined });
   });
 
+  it('names an element to delete by its key alone', () => {
+    const w = new AttributeWriter();
+    elementEncoder('type ipv4_addr . inet_proto . inet_service : verdict ;')!.key(w, '10.96.0.1 . tcp . 443');
+    const elem = parseAttributes(parseAttributes(w.bytes()).get(1)!);
+    expect([...elem.keys()]).toEqual([1]);
+    expect(hex(parseAttributes(elem.get(1)!).get(1)!)).toBe('0a600001' + '06000000' + '01bb0000');
+  });
+
   it('takes IPv6 addresses in any form, and plain sets without data', () => {
     const e = encode('type ipv6_addr . ipv6_addr ;', 'fd00::1 . fd00:0:0::2', '', undefined);
     expect(hex(e.key)).toBe('fd000000000000000000000000000001' + 'fd000000000000000000000000000002');
@@ -60,7 +68,7 @@ describe('element encoding', () => {
 
   it('refuses text that is not an element of the set, having written nothing', () => {
     const w = new AttributeWriter();
-    const enc = (key: string, data: string) => elementEncoder('type ipv4_addr . inet_proto . inet_service : verdict ;')!(w, key, data, undefined);
+    const enc = (key: string, data: string) => elementEncoder('type ipv4_addr . inet_proto . inet_service : verdict ;')!.element(w, key, data, undefined);
     expect(() => enc('10.96.0.1 . tcp', 'goto x')).toThrow(/not 3 fields/);
     expect(() => enc('10.96.0.1 . tcp . 80 . 1', 'goto x')).toThrow(/not 3 fields/);
     expect(() => enc('10.96.0.300 . tcp . 80', 'goto x')).toThrow(/up to 255/);
@@ -70,8 +78,9 @@ describe('element encoding', () => {
     expect(() => enc('10.96.0.1 . tcp . 80', 'goto')).toThrow(/not a verdict/);
     expect(() => enc('10.96.0.1 . tcp . 80', 'goto a"b')).toThrow(/not a verdict/);
     expect(() => enc('10.96.0.1 . tcp . 80', '')).toThrow(/no data for a map/);
-    expect(() => elementEncoder('type ipv4_addr ;')!(w, '10.0.0.1', 'accept', undefined)).toThrow(/data for a set/);
-    expect(() => elementEncoder('type ipv6_addr ;')!(w, 'fd00::g', '', undefined)).toThrow(/ipv6 address/);
+    expect(() => elementEncoder('type ipv4_addr ;')!.element(w, '10.0.0.1', 'accept', undefined)).toThrow(/data for a set/);
+    expect(() => elementEncoder('type ipv6_addr ;')!.element(w, 'fd00::g', '', undefined)).toThrow(/ipv6 address/);
+    expect(() => elementEncoder('type ipv6_addr ;')!.key(w, '10.0.0.1')).toThrow(/ipv6 address/);
     expect(w.length).toBe(0);
   });
 });

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { buildState } from '../../src/state/build.js';
 import { desiredTables } from '../../src/backends/nftables/desired.js';
-import { renderTables } from '../../src/backends/nftables/render.js';
-import { planTables } from '../../src/backends/nftables/plan.js';
+import { pushElements, renderTables } from '../../src/backends/nftables/render.js';
+import { planTables, type ElementChange } from '../../src/backends/nftables/plan.js';
+import { elementText, TABLE } from '../../src/backends/nftables/model.js';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/config.js';
 import { parseCIDR } from '../../src/state/addr.js';
 import { FakeNft } from '../support/fake-nft.js';
@@ -16,6 +17,13 @@ import { StateTracker } from '../../src/state/tracker.js';
 import type { SourcedObject } from '../../src/state/build.js';
 
 const cfg: Config = { ...DEFAULT_CONFIG, hostname: 'node-a', clusterCIDRs: [parseCIDR('10.244.0.0/16')!, parseCIDR('fd00:244::/32')!] };
+
+/** Element changes as nft commands. */
+function elementsScript(changes: readonly ElementChange[]): string {
+  const out: string[] = [];
+  for (const c of changes) pushElements(out, c.verb, `${c.family} ${TABLE}`, c.set, c.elements.map(([k, v]) => (c.verb === 'add' ? elementText(k, v) : k)));
+  return out.length === 0 ? '' : out.join('\n') + '\n';
+}
 
 function tables(objects: SourcedObject[]) {
   const { state, issues } = buildState(objects, { nodeName: cfg.hostname });
@@ -51,7 +59,10 @@ describe('planner', () => {
         const state = tracker.state();
         const plan = inc.update(state, cfg, policies.update(state, changes.ports), changes.base);
         const whole = () => [...inc.script(() => policies.all(), 'replace')].join('\n') + '\n';
-        kernel.apply(i === 0 ? whole() : plan);
+        kernel.apply(i === 0 ? whole() : plan.script);
+        // A plan of element changes only says so, change by change, as its script does.
+        if (plan.elements) expect(elementsScript(plan.elements)).toBe(plan.script);
+        else expect(plan.script).toMatch(/^(add|delete|flush) (chain|rule|set|map) /m);
         const full = new FakeNft();
         full.apply(renderTables(tables(objects)));
         expect(kernel.dump()).toBe(full.dump());

@@ -69,7 +69,7 @@ export class IncrementalIpvs implements VirtualServerIndex {
     for (const { after } of changes) if (after) this.put(after);
     // Only now: a port that changed keeps its mark.
     for (const { id, after } of changes) if (!after) this.marks.release(id);
-    const helperPlan = wantPlan ? FAMILIES.map((f) => this.store.tables.get(f)!.takePlan()).join('') : '';
+    const helperPlan = wantPlan ? FAMILIES.map((f) => this.store.tables.get(f)!.takePlan().script).join('') : '';
     for (const t of this.store.tables.values()) t.recording = true;
     const touched = this.store.takeTouched();
     return { helperPlan, servers: touched.servers, addresses: touched.addresses };

@@ -8,6 +8,7 @@ import { FAMILIES, type Family, type ProxyState } from '../../state/types.js';
 import type { PolicyChange, PortPolicy } from '../../policy/port-policy.js';
 import { baseContribution, portContribution, type Contribution } from './desired.js';
 import { familyNames, SHARED_SETS } from './layout.js';
+import type { Plan } from './plan.js';
 import { scriptLines, type RenderMode, type TableSource } from './render.js';
 import { TableStore } from './table-store.js';
 
@@ -27,10 +28,10 @@ export class IncrementalTables {
 
   /**
    * Apply these decision changes (and the fixed part, when `base` says it may
-   * have changed); returns the transaction from the previous tables, or ''
-   * without planning when wantPlan is false.
+   * have changed); returns the transaction from the previous tables, or an
+   * empty one without planning when wantPlan is false.
    */
-  update(state: ProxyState, cfg: Config, changes: readonly PolicyChange[], base: boolean, wantPlan = true): string {
+  update(state: ProxyState, cfg: Config, changes: readonly PolicyChange[], base: boolean, wantPlan = true): Plan {
     for (const store of this.stores.values()) store.recording = wantPlan;
     for (const f of FAMILIES) {
       if (!base && this.bases.has(f)) continue;
@@ -46,9 +47,10 @@ export class IncrementalTables {
     // plan (a whole script follows, which derives every element again) only what the store keeps is derived.
     for (const { before } of changes) if (before) this.stores.get(before.sp.family)!.remove(portContribution(before, !wantPlan));
     for (const { after } of changes) if (after) this.stores.get(after.sp.family)!.add(portContribution(after, !wantPlan));
-    const plan = wantPlan ? FAMILIES.map((f) => this.stores.get(f)!.takePlan()).join('') : '';
+    const plans = wantPlan ? FAMILIES.map((f) => this.stores.get(f)!.takePlan()) : [];
     for (const store of this.stores.values()) store.recording = true;
-    return plan;
+    const elements = plans.every((p) => p.elements) ? plans.flatMap((p) => p.elements!) : undefined;
+    return { script: plans.map((p) => p.script).join(''), elements };
   }
 
   /**

@@ -5,7 +5,7 @@
 // one contribution, so it is known from that contribution's decision and not
 // stored: at 10k services that is 200k+ elements the agent need not hold.
 // Records what an update touched, so the plan for it costs what changed.
-import { planTables } from './plan.js';
+import { plan, type Plan } from './plan.js';
 import { SHARED_SETS } from './layout.js';
 import type { Contribution } from './desired.js';
 import type { Chain, NftFamily, NftTable } from './model.js';
@@ -59,7 +59,7 @@ export class TableStore {
   }
 
   /** The transaction for everything changed since the last call (plan.ts's ordering), and forget it. */
-  takePlan(): string {
+  takePlan(): Plan {
     const before: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const after: NftTable = { family: this.family, sets: new Map(), chains: new Map(), elements: new Map() };
     const bSets = before.sets as Map<string, string>, aSets = after.sets as Map<string, string>;
@@ -93,7 +93,7 @@ export class TableStore {
     this.touchedSets = new Map();
     this.touchedChains = new Map();
     this.touchedElements = new Map();
-    return planTables([before], [after]);
+    return plan([before], [after]);
   }
 
   private count<T>(store: Map<string, Counted<T>>, name: string, value: T, delta: 1 | -1, touched: Map<string, T | undefined>): void {

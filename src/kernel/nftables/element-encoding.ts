@@ -150,12 +150,13 @@ function commentUserdata(comment: string): Buffer {
   return Buffer.concat([Buffer.from([NFTNL_UDATA_SET_ELEM_COMMENT, text.length]), text]);
 }
 
-/**
- * Writes one element (key, map data or '', comment) into `w` as an
- * NFTA_LIST_ELEM; throws, having written nothing, when the text is not an
- * element of the set.
- */
-export type ElementEncoder = (w: AttributeWriter, key: string, data: string, comment: string | undefined) => void;
+/** Writes elements of one set into `w`, each as an NFTA_LIST_ELEM; each throws, having written nothing, when the text is not one of the set's. */
+export interface ElementEncoder {
+  /** The whole element: key, map data (or '' in a plain set), comment. */
+  element(w: AttributeWriter, key: string, data: string, comment: string | undefined): void;
+  /** The key alone, which names an element to delete. */
+  key(w: AttributeWriter, key: string): void;
+}
 
 /**
  * The encoder of a set's elements from its declaration ("type a . b : c ;",
@@ -172,23 +173,38 @@ export function elementEncoder(decl: string): ElementEncoder | undefined {
   const value = dataSpec === undefined || dataSpec === 'verdict' ? undefined : concatenation(dataSpec.split(' . '));
   if (!key || (dataSpec !== undefined && dataSpec !== 'verdict' && !value)) return undefined;
   const isMap = dataSpec !== undefined;
-  return (w, k, data, comment) => {
-    if ((data === '') === isMap) throw new TypeError(`element ${JSON.stringify(k)}: ${isMap ? 'no data for a map' : 'data for a set'}`);
-    // Everything is read before anything is written.
-    const keyBytes = key(k, scratch.key);
-    const dataBytes = value ? value(data, scratch.data) : 0;
-    const v = isMap && !value ? verdict(data) : undefined;
-    const userdata = comment === undefined ? undefined : commentUserdata(comment);
-    w.nested(NFTA_LIST_ELEM, () => {
-      w.nested(NFTA_SET_ELEM_KEY, () => w.binary(NFTA_DATA_VALUE, scratch.key.subarray(0, keyBytes)));
-      if (value) w.nested(NFTA_SET_ELEM_DATA, () => w.binary(NFTA_DATA_VALUE, scratch.data.subarray(0, dataBytes)));
-      if (v) {
-        w.nested(NFTA_SET_ELEM_DATA, () => w.nested(NFTA_DATA_VERDICT, () => {
-          w.be32(NFTA_VERDICT_CODE, v.code);
-          if (v.chain !== undefined) w.string(NFTA_VERDICT_CHAIN, v.chain);
-        }));
-      }
-      if (userdata) w.binary(NFTA_SET_ELEM_USERDATA, userdata);
-    });
+  const writeKey = (w: AttributeWriter, bytes: number) => w.nested(NFTA_SET_ELEM_KEY, () => w.binary(NFTA_DATA_VALUE, scratch.key.subarray(0, bytes)));
+  return {
+    element(w, k, data, comment) {
+      if ((data === '') === isMap) throw new TypeError(`element ${JSON.stringify(k)}: ${isMap ? 'no data for a map' : 'data for a set'}`);
+      // Everything is read before anything is written.
+      const keyBytes = key(k, scratch.key);
+      const dataBytes = value ? value(data, scratch.data) : 0;
+      const v = isMap && !value ? verdict(data) : undefined;
+      const userdata = comment === undefined ? undefined : commentUserdata(comment);
+      w.nested(NFTA_LIST_ELEM, () => {
+        writeKey(w, keyBytes);
+        if (value) w.nested(NFTA_SET_ELEM_DATA, () => w.binary(NFTA_DATA_VALUE, scratch.data.subarray(0, dataBytes)));
+        if (v) {
+          w.nested(NFTA_SET_ELEM_DATA, () => w.nested(NFTA_DATA_VERDICT, () => {
+            w.be32(NFTA_VERDICT_CODE, v.code);
+            if (v.chain !== undefined) w.string(NFTA_VERDICT_CHAIN, v.chain);
+          }));
+        }
+        if (userdata) w.binary(NFTA_SET_ELEM_USERDATA, userdata);
+      });
+    },
+    key(w, k) {
+      const keyBytes = key(k, scratch.key);
+      w.nested(NFTA_LIST_ELEM, () => writeKey(w, keyBytes));
+    },
   };
+}
+
+const encoders = new Map<string, ElementEncoder | undefined>();
+
+/** elementEncoder, made once per declaration. */
+export function encoderFor(decl: string): ElementEncoder | undefined {
+  if (!encoders.has(decl)) encoders.set(decl, elementEncoder(decl));
+  return encoders.get(decl);
 }

@@ -13,6 +13,7 @@ const NFT_MSG_GETCHAIN = 4;
 const NFT_MSG_GETRULE = 7;
 const NFT_MSG_GETSET = 10;
 const NFT_MSG_NEWSETELEM = 12;
+const NFT_MSG_DELSETELEM = 14;
 const NFT_MSG_GETGEN = 16;
 /** nfnetlink's batch markers: what comes between them is one transaction. */
 const NFNL_MSG_BATCH_BEGIN = 16;
@@ -55,10 +56,19 @@ export function batchMarkers(): { begin: Request; end: Request } {
  * (element-encoding.ts).
  */
 export function newElementsRequest(family: NftFamily, table: string, set: string, elements: Uint8Array): Request {
-  return request(NFT_MSG_NEWSETELEM, family, false, (w) => {
+  return elementsRequest(NFT_MSG_NEWSETELEM, family, table, set, elements, NLM_F_CREATE);
+}
+
+/** Deletes elements, named by their keys (NFTA_LIST_ELEMs holding a key each); a missing one fails the transaction. */
+export function deleteElementsRequest(family: NftFamily, table: string, set: string, elements: Uint8Array): Request {
+  return elementsRequest(NFT_MSG_DELSETELEM, family, table, set, elements);
+}
+
+function elementsRequest(cmd: number, family: NftFamily, table: string, set: string, elements: Uint8Array, flags = 0): Request {
+  return request(cmd, family, false, (w) => {
     w.string(NFTA_SET_ELEM_LIST_TABLE, table).string(NFTA_SET_ELEM_LIST_SET, set);
     w.nested(NFTA_SET_ELEM_LIST_ELEMENTS, () => w.raw(elements));
-  }, NLM_F_CREATE);
+  }, flags);
 }
 
 export function generationRequest(): Request {
