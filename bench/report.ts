@@ -47,6 +47,8 @@ function agentTable(sizes: readonly SizeResult[], objects: BenchResult['agentObj
     row('    compute / render / commit (ms)', (a) => { const c = get(a.coldStart); return c ? `${ms(c.computeMs)} / ${ms(c.renderMs)} / ${ms(c.commitMs)}` : DASH; }),
     row('    floor: nft -f of the dump (s)', (_, x) => seconds(get(x.floor)?.medianMs)),
     row('    cold start / floor', (a, x) => { const c = get(a.coldStart); const f = get(x.floor); return c && f ? `${(c.fromListMs / f.medianMs).toFixed(2)}x` : DASH; }),
+    row('  restart (tables in place): API list -> committed (s)', (a) => seconds(a.restart && get(a.restart)?.fromListMs)),
+    row('    compute / render / commit (ms)', (a) => { const c = a.restart && get(a.restart); return c ? `${ms(c.computeMs)} / ${ms(c.renderMs)} / ${ms(c.commitMs)}` : DASH; }),
     row('peak RSS (MiB)', (a) => fixed(get(a.coldStart)?.peakRssMiB, 0)),
     row('settled RSS: after start / after churn (MiB)', (a) => pair(fixed(get(a.settled)?.rssMiB, 0), fixed(get(a.idle)?.rssMiB, 0))),
     row('heap by part (MiB): module code (RSS)', memory((m) => `${mib(m.moduleCodeMiB)} (${mib(m.moduleCodeRssMiB)})`)),

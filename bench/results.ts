@@ -55,7 +55,10 @@ export const DEFAULT_PERIOD_CHURN = '20/s, --min-sync-period=1s';
 export interface AgentFigures {
   /** Paging through the agent's lists alone, just before it starts. */
   readonly listingFloor: Outcome<ListingFloor>;
+  /** On a fresh node: svcrouter's tables are created new. */
   readonly coldStart: Outcome<ColdStart>;
+  /** A second agent's start, finding the first one's tables in place (which it replaces in one transaction); absent in older results. */
+  readonly restart?: Outcome<ColdStart>;
   /** After the cold start, with nothing changing. */
   readonly settled: Outcome<Settled>;
   /** The agent's parts in a process of its own, on the same objects. */
