@@ -5,9 +5,8 @@
 // (intervals, whose elements are ranges) is left to nft, and says so by
 // having no encoder. Text is read in place, without splitting it: a full load
 // encodes a million fields.
-import { isIPv6 } from 'node:net';
 import { endianness } from 'node:os';
-import ipaddr from 'ipaddr.js';
+import { addressBytes } from '../netlink/address.js';
 import type { AttributeWriter } from '../netlink/attributes.js';
 
 const NFTA_LIST_ELEM = 1;
@@ -66,9 +65,7 @@ const ipv4: FieldType = {
 const ipv6: FieldType = {
   registers: 4,
   write(text, from, to, out, at) {
-    const t = text.slice(from, to);
-    if (!isIPv6(t)) fail('an ipv6 address', text, from, to);
-    out.set(ipaddr.IPv6.parse(t).toByteArray(), at);
+    out.set(addressBytes('ipv6', text.slice(from, to)), at);
   },
 };
 const proto: FieldType = {
