@@ -5,6 +5,8 @@
 #   malloc.node       malloc_trim for the agent's settled RSS (malloc-addon.c)
 #   list-scanner.node the byte scan of the API's lists
 #                     (src/k8s/list-scanner-addon.c)
+#   element-encoder.node  set elements as netlink bytes, for the nft writer
+#                     (src/kernel/nftables/element-encoder-addon.c)
 #   libnftables.node  the in-process nft writer (libnftables-addon.c); needs
 #                     Debian's libnftables-dev as well
 # With --if-possible a missing prerequisite is a notice, not a failure:
@@ -27,6 +29,7 @@ cflags=(-O2 -Wall -Wextra -Werror -shared -fPIC -I"$inc")
 cc "${cflags[@]}" src/kernel/netlink-addon.c -o dist/kernel/netlink.node
 cc "${cflags[@]}" src/kernel/malloc-addon.c -o dist/kernel/malloc.node
 cc "${cflags[@]}" src/k8s/list-scanner-addon.c -o dist/kernel/list-scanner.node
+cc "${cflags[@]}" src/kernel/nftables/element-encoder-addon.c -o dist/kernel/element-encoder.node
 
 if [[ ! -f /usr/include/nftables/libnftables.h ]]; then
   missing "${1:-}" "libnftables-dev is not installed: svcrouter run/apply/cleanup need it (apt-get install libnftables-dev, then npm run build)"

@@ -41,6 +41,18 @@ describe('element encoding', () => {
     // nft: userdata = { \x00\x17default/svc-0:http/udp\x00 }
     expect(Buffer.from(e.userdata!).toString('latin1')).toBe('\x00\x17default/svc-0:http/udp\x00');
     expect(encode(decl, '10.96.0.1 . sctp . 1', 'drop', undefined).verdict).toEqual({ code: 0, chain: undefined });
+    expect(encode(decl, '10.96.0.1 . 132 . 1', 'jump a_b.c-1', undefined).verdict).toEqual({ code: -3, chain: 'a_b.c-1' });
+    expect(encode(decl, '10.96.0.1 . 0 . 0', 'return', undefined).verdict).toEqual({ code: -5, chain: undefined });
+    expect(encode(decl, '10.96.0.1 . udp . 65535', 'accept', 'x'.repeat(254)).userdata!.length).toBe(2 + 254 + 1);
+  });
+
+  it('writes numgen slots in host order, up to 32 bits', () => {
+    const decl = 'typeof meta l4proto . th dport . numgen inc mod 1 offset 7 : ip daddr . th dport ;';
+    const slot = (n: string) => encode(decl, `tcp . 80 . ${n}`, '10.0.0.1 . 80', undefined).key.subarray(8);
+    const le = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b.toString('hex'); };
+    expect(hex(slot('7'))).toBe(le(7));
+    expect(hex(slot('4294967295'))).toBe(le(4294967295));
+    expect(() => slot('4294967296')).toThrow(/up to 4294967295/);
   });
 
   it('names an element to delete by its key alone', () => {
@@ -81,6 +93,11 @@ describe('element encoding', () => {
     expect(() => elementEncoder('type ipv4_addr ;')!.element(w, '10.0.0.1', 'accept', undefined)).toThrow(/data for a set/);
     expect(() => elementEncoder('type ipv6_addr ;')!.element(w, 'fd00::g', '', undefined)).toThrow(/ipv6 address/);
     expect(() => elementEncoder('type ipv6_addr ;')!.key(w, '10.0.0.1')).toThrow(/ipv6 address/);
+    expect(() => enc('10.96.0.1 . tcp . 80', `goto ${'c'.repeat(256)}`)).toThrow(/not a verdict/);
+    expect(() => enc('10.96.0.1 . tcp . 80', 'goto x\0y')).toThrow(/not a verdict/);
+    expect(() => enc('10.96.0.1 . tcp\0 . 80', 'goto x')).toThrow(/up to 255/);
+    expect(() => enc('10.96.0.1 . tcp . 80', 'jump')).toThrow(/not a verdict/);
+    expect(() => elementEncoder('type ipv4_addr : verdict ;')!.element(w, '10.0.0.1', 'accept', 'x'.repeat(255))).toThrow(/comment of up to 254 bytes/);
     expect(w.length).toBe(0);
   });
 });

@@ -63,6 +63,15 @@ export class AttributeWriter {
     return this;
   }
 
+  /** Up to `max` bytes that `write` puts at buf[at...] itself (an addon), returning where it stopped. */
+  external(max: number, write: (buf: Buffer, at: number) => number): this {
+    this.reserve(max);
+    const end = write(this.buf, this.off);
+    if (end < this.off || end > this.off + max) throw new RangeError(`wrote ${end - this.off} bytes of at most ${max}`);
+    this.off = end;
+    return this;
+  }
+
   /** Bytes written so far. */
   get length(): number {
     return this.off;
@@ -88,13 +97,17 @@ export class AttributeWriter {
     return at + HEADER;
   }
 
+  /** Room for `n` more bytes. */
+  private reserve(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
+    this.buf.copy(grown, 0, 0, this.off);
+    this.buf = grown;
+  }
+
   /** Claims `n` zeroed bytes; returns their offset. */
   private take(n: number): number {
-    if (this.off + n > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
-      this.buf.copy(grown, 0, 0, this.off);
-      this.buf = grown;
-    }
+    this.reserve(n);
     const at = this.off;
     this.buf.fill(0, at, at + n);
     this.off += n;
