@@ -7,9 +7,12 @@
  * JSON.parse. It knows JSON only as far as it needs: strings and their
  * escapes, nesting, and which strings are object keys.
  *
- *   const s = addon.create(['managedFields', ...]);
+ *   const s = addon.create(['managedFields', ...], events);
  *   addon.push(s, chunk);  // [[0, itemJson] | [1, metadataJson] | [2, error], ...] in order
  *   addon.end(s);          // an error message, or null when the list ended whole
+ *
+ * With `events`, the input is a watch's stream of events instead (JSON
+ * objects one per line), and each whole event is an item.
  */
 #include <node_api.h>
 #include <stdlib.h>
@@ -57,6 +60,7 @@ struct scanner {
   size_t cut_depth;
   enum cut_kind cut_kind;
   const char *error;
+  int events; /* a stream of events, not a list */
 };
 
 /* What one push produced, in order. */
@@ -155,6 +159,18 @@ static int open_level(struct scanner *s, int object, size_t i) {
   }
   s->levels[s->depth++] = (struct level){.object = (char)object, .expect_key = (char)object};
   if (s->capture != NONE) return 0;
+  if (s->events) {
+    if (s->depth > 1) return 0;
+    if (!object) {
+      s->error = "an event is not a JSON object";
+      return 0;
+    }
+    s->capture = ITEM;
+    s->capture_depth = 1;
+    s->out_len = 0;
+    s->run_start = (long)i;
+    return 0;
+  }
   /* Items are the elements of the root's "items" array; metadata is the root's "metadata" object. */
   int in_items = s->depth == 3 && strcmp(s->root_key, "items") == 0 && !s->levels[1].object;
   if (in_items && !object) {
@@ -211,6 +227,11 @@ static int scan(struct scanner *s, const unsigned char *chunk, size_t len, struc
   s->run_start = s->capture != NONE && !s->cutting ? 0 : -1;
   for (size_t i = 0; i < len && !s->error; i++) {
     unsigned char c = chunk[i];
+    /* An event is one line (the API server writes compact JSON): a line that ends inside one is malformed. */
+    if (s->events && c == 0x0a && s->depth > 0) {
+      s->error = "an event ends before its line does";
+      break;
+    }
     if (s->in_string) {
       if (s->escape) s->escape = 0;
       else if (c == BACKSLASH) s->escape = 1;
@@ -238,6 +259,10 @@ static int scan(struct scanner *s, const unsigned char *chunk, size_t len, struc
         s->run_start = (long)i;
       }
     }
+    if (s->events && s->depth == 0 && c != OPEN_OBJ && !is_space(c)) {
+      s->error = "an event is not a JSON object";
+      break;
+    }
     int rc = 0;
     if (c == QUOTE) string_start(s, i);
     else if (c == OPEN_OBJ || c == OPEN_ARR) rc = open_level(s, c == OPEN_OBJ, i);
@@ -263,27 +288,28 @@ static void finalize(napi_env env, void *data, void *hint) {
 }
 
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t n = 0;
-  bool is_array = false;
-  if (argc == 1) CHECK(env, napi_is_array(env, argv[0], &is_array));
-  if (!is_array) {
-    napi_throw_type_error(env, NULL, "create(dropKeys: string[])");
+  bool is_array = false, events = false;
+  if (argc == 2) CHECK(env, napi_is_array(env, argv[0], &is_array));
+  if (!is_array || napi_get_value_bool(env, argv[1], &events) != napi_ok) {
+    napi_throw_type_error(env, NULL, "create(dropKeys: string[], events: boolean)");
     return NULL;
   }
   CHECK(env, napi_get_array_length(env, argv[0], &n));
   struct scanner *s = calloc(1, sizeof *s);
   if (!s || !(s->drop = calloc(n ? n : 1, sizeof *s->drop)) || !(s->drop_len = calloc(n ? n : 1, sizeof *s->drop_len))) goto oom;
   s->key_room = ROOT_KEY_MAX;
+  s->events = events;
   for (uint32_t k = 0; k < n; k++) {
     napi_value v;
     size_t len;
     CHECK(env, napi_get_element(env, argv[0], k, &v));
     if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
       finalize(env, s, NULL);
-      napi_throw_type_error(env, NULL, "create(dropKeys: string[])");
+      napi_throw_type_error(env, NULL, "create(dropKeys: string[], events: boolean)");
       return NULL;
     }
     if (!(s->drop[k] = malloc(len + 1))) goto oom;

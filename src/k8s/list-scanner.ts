@@ -6,13 +6,14 @@
 // space until a full collection), and the bulk of a real object is never
 // turned into objects at all. The byte scan is C (list-scanner-addon.c): at
 // 10k services a real API server's lists are 63 MB, and scanning them in
-// JavaScript took about as long as paging through them.
+// JavaScript took about as long as paging through them. A watch's stream of
+// events is read the same way, each event an item (ListScanner.events).
 import { loadAddon } from '../kernel/addon.js';
 
 export class ListFormatError extends Error {}
 
 interface Addon {
-  create(drop: string[]): object;
+  create(drop: string[], events: boolean): object;
   /** What the chunk completed, in order: 0 an item's JSON, 1 the metadata's, 2 the format error the scan stopped at. */
   push(scanner: object, chunk: Buffer): [kind: 0 | 1 | 2, text: string][];
   /** An error when the list ended inside its JSON. */
@@ -28,9 +29,15 @@ export class ListScanner {
   constructor(
     private readonly onItem: (item: Record<string, unknown>) => void,
     drop: ReadonlySet<string>,
+    events = false,
   ) {
     addon ??= loadAddon<Addon>('list-scanner');
-    this.scanner = addon.create([...drop]);
+    this.scanner = addon.create([...drop], events);
+  }
+
+  /** A scanner of a watch's stream: each event, a JSON object, to onEvent as soon as it has arrived whole. */
+  static events(onEvent: (event: Record<string, unknown>) => void, drop: ReadonlySet<string>): ListScanner {
+    return new ListScanner(onEvent, drop, true);
   }
 
   push(chunk: Buffer): void {

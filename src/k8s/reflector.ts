@@ -226,37 +226,36 @@ export class Reflector {
     const res = await this.request(q);
     if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `watch ${this.opts.path}: HTTP ${res.statusCode} ${(await readAll(res)).slice(0, 300)}`, retryAfterMs(res));
     let progressed = false;
-    let buffer = '';
+    const what = `watch ${this.opts.path}`;
+    // Events are read as lists are (list-scanner.ts): the keys svcrouter never reads are cut before parsing.
+    const events = ListScanner.events((ev) => {
+      this.handle(ev as { type: unknown; object: unknown });
+      if (!progressed) this.recovered();
+      progressed = true;
+    }, this.opts.ignoredKeys ?? NO_KEYS);
     const idleMs = this.opts.idleTimeoutMs ?? 90_000;
     await new Promise<void>((resolve, reject) => {
       let idle = setTimeout(onIdle, idleMs);
       function onIdle() {
         res.destroy(new StallError(`watch idle for ${idleMs} ms`));
       }
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
+      res.on('data', (chunk: Buffer) => {
         clearTimeout(idle);
         idle = setTimeout(onIdle, idleMs);
-        buffer += chunk;
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl).trim();
-          buffer = buffer.slice(nl + 1);
-          if (line === '') continue;
-          try {
-            this.handle(parseJson(line, `watch ${this.opts.path}`) as { type: unknown; object: unknown });
-            if (!progressed) this.recovered();
-            progressed = true;
-          } catch (e) {
-            res.destroy(e as Error);
-            return;
-          }
+        try {
+          events.push(chunk);
+        } catch (e) {
+          res.destroy(e instanceof ListFormatError ? new MalformedError(`${what}: ${e.message}`) : (e as Error));
         }
       });
       res.on('end', () => {
         clearTimeout(idle);
-        if (buffer.trim() === '') resolve();
-        else reject(new MalformedError(`watch ${this.opts.path}: the stream ended inside an event`));
+        try {
+          events.end();
+          resolve();
+        } catch {
+          reject(new MalformedError(`${what}: the stream ended inside an event`));
+        }
       });
       res.on('error', (e) => {
         clearTimeout(idle);
@@ -345,17 +344,6 @@ function failureReason(err: Error): FailureReason {
   if (err.code === GONE) return 'gone';
   if (err.code === 429) return 'http_429';
   return err.code >= 400 && err.code < 500 ? 'http_4xx' : 'http_5xx';
-}
-
-function parseJson(text: string, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new MalformedError(`${what}: not JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedError(`${what}: not a JSON object`);
-  return v as Record<string, unknown>;
 }
 
 /** An object the reflector can key: anything else means the server's answer cannot be trusted. */

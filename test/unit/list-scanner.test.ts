@@ -14,9 +14,8 @@ function withoutDropped(v: unknown): unknown {
   return v;
 }
 
-function scan(text: string, cuts: number[]): { items: unknown[]; metadata: unknown } {
-  const items: unknown[] = [];
-  const scanner = new ListScanner((o) => items.push(o), DROP);
+/** Pushes `text` cut at `cuts`; returns what end() returns. */
+function feed(scanner: ListScanner, text: string, cuts: number[]): unknown {
   const bytes = Buffer.from(text);
   let at = 0;
   for (const cut of [...cuts.map((c) => c % (bytes.length + 1))].sort((a, b) => a - b)) {
@@ -24,7 +23,19 @@ function scan(text: string, cuts: number[]): { items: unknown[]; metadata: unkno
     at = cut;
   }
   scanner.push(bytes.subarray(at));
-  return { items, metadata: scanner.end() };
+  return scanner.end();
+}
+
+function scan(text: string, cuts: number[]): { items: unknown[]; metadata: unknown } {
+  const items: unknown[] = [];
+  const metadata = feed(new ListScanner((o) => items.push(o), DROP), text, cuts);
+  return { items, metadata };
+}
+
+function scanEvents(text: string, cuts: number[]): unknown[] {
+  const events: unknown[] = [];
+  feed(ListScanner.events((e) => events.push(e), DROP), text, cuts);
+  return events;
 }
 
 // Objects whose keys include the dropped ones, sometimes, with values of every kind.
@@ -57,6 +68,28 @@ describe('ListScanner', () => {
   it('finds items and metadata wherever they come in the list object', () => {
     const text = '{"items":[{"metadata":{"name":"a","managedFields":[{"x":1}]}}],"metadata":{"resourceVersion":"7"},"kind":"List"}';
     expect(scan(text, [5, 17, 40])).toEqual({ items: [{ metadata: { name: 'a' } }], metadata: { resourceVersion: '7' } });
+  });
+
+  it('reads a watch stream: each event, one per line, as JSON.parse does, without the dropped pairs, for any chunking', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ type: fc.constantFrom('ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK'), object: item }), { maxLength: 6 }),
+      fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom('\n', '\r\n', '\n\n'),
+      (events, cuts, newline) => {
+        const text = events.map((e) => JSON.stringify(e) + newline).join('');
+        expect(scanEvents(text, cuts)).toEqual(JSON.parse(JSON.stringify(events)).map(withoutDropped));
+      },
+    ), { numRuns: 500 });
+  });
+
+  it('refuses a watch stream of anything but objects, or one that ends inside an event', () => {
+    expect(() => scanEvents('{"type":"ADDED"}\nhello\n', [])).toThrow(/not a JSON object/);
+    expect(() => scanEvents('[{"type":"ADDED"}]\n', [])).toThrow(/not a JSON object/);
+    expect(() => scanEvents('"ADDED"\n', [])).toThrow(/not a JSON object/);
+    expect(() => scanEvents('{"type":"ADDED","object":{"a":1,,}}\n', [])).toThrow(/not JSON/);
+    expect(() => scanEvents('{"type":"ADDED","obj', [3])).toThrow(/ended inside its JSON/);
+    // A line cut short, as the line after it arrives: malformed at once, not read on into the next event.
+    expect(() => scanEvents('{"type":"MODIFIED","object":{"endpoints":[{"addr\n{"type":"ADDED","object":{}}\n', [])).toThrow(/ends before its line/);
+    expect(() => scanEvents('{"type":"MODIFIED","object":{"a":1\n{"type":"ADDED","object":{}}\n', [20])).toThrow(/ends before its line/);
   });
 
   it('refuses what is not a list of objects, or ends early', () => {
