@@ -32,16 +32,15 @@ export class NftablesPlane implements DataPlane {
     const started = performance.now();
     if (mode === 'replace') this.tables.reset();
     const applying = mode === 'replace' ? everyPort(all()) : decided;
-    // A reassert of rules only writes no element: this sync's own changes go with it, as a plan.
-    const scope = mode === 'reassert' ? reassertScope(state) : 'everything';
-    const plan = this.tables.update(state, this.cfg, applying, base, mode === 'plan' || scope === 'rules');
+    // A reassert carries this sync's own changes, as a plan: it alone writes a new load-balancing chain's rules.
+    const plan = this.tables.update(state, this.cfg, applying, base, mode !== 'replace');
     const computed = performance.now();
     // Full scripts are written as they are generated (never held whole): their rendering is timed as it happens.
     const rendering = { ms: 0 };
     const whole = (m: RenderMode) => timed(this.tables.script(all, m), rendering);
     const run = () => mode === 'replace' ? this.replace(all, rendering, whole)
       : mode === 'plan' ? applyPlan(plan)
-      : applyScript(scope === 'rules' ? [...lines(plan.script), ...whole('reassert-rules')] : whole('reassert'));
+      : applyScript(timed(this.tables.reassert(plan, all, reassertMode(state)), rendering));
     const applied = await (this.tamper ? this.tamper.around(mode === 'replace', run, (a) => a.transactions) : run());
     const commitMs = performance.now() - computed - rendering.ms;
     return { bytes: applied.bytes, operations: applied.operations, transactions: applied.transactions, computeMs: computed - started, renderMs: rendering.ms, commitMs };
@@ -80,15 +79,11 @@ async function applyPlan(plan: Plan): Promise<Applied> {
   return (plan.elements && await writeElementChanges(plan.elements)) || applyScript(plan.script);
 }
 
-function reassertScope(state: ProxyState): 'everything' | 'rules' {
+/** Every object, or (a large cluster) declarations, chains and rules only. */
+function reassertMode(state: ProxyState): 'reassert' | 'reassert-rules' {
   let endpoints = 0;
   for (const eps of state.endpoints.values()) endpoints += eps.length;
-  return endpoints > LARGE_CLUSTER_ENDPOINTS ? 'rules' : 'everything';
-}
-
-/** The lines of a script text. */
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
+  return endpoints > LARGE_CLUSTER_ENDPOINTS ? 'reassert-rules' : 'reassert';
 }
 
 /** Passes `gen` through, adding the time spent generating it to `into.ms`. */

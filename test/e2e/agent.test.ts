@@ -185,39 +185,45 @@ e2e('svcrouter run', () => {
     api.remove('Service', 'default', 'other');
   });
 
-  it('in a large cluster, the periodic reassert of rules still commits the changes that fall in it', async () => {
-    // Over 1,000 endpoints the resync writes rules only; the changes folded into that sync must reach the kernel too.
-    const far = Array.from({ length: 1100 }, (_, i) => ({ ip: `10.245.${i >> 8}.${i & 255}`, node: 'node-b' }));
-    const big = [
-      service('big', { clusterIP: '10.96.0.72', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }),
-      slice('big', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], far.slice(0, 600), '-a'),
-      slice('big', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], far.slice(600), '-b'),
-    ];
-    for (const o of big) api.upsert(o);
-    const a = run(['--sync-period=1s', '--min-sync-period=400ms']);
-    await a.waitForLog((l) => l.msg === 'synced');
-    // Endpoint counts 1, 2, 3, ...: load-balancing chains come and go with them.
-    const shapes: Ep[][] = [[{ pod: 'a1' }], [{ pod: 'a1' }, { pod: 'b1' }], [{ pod: 'a1' }, { pod: 'b1' }, { pod: 'a2' }]];
-    let last = '';
-    for (let i = 0; i < 24; i++) {
-      for (const o of web(shapes[i % 3]!)) last = api.upsert(o);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    const final = web(shapes[23 % 3]!);
-    await a.waitForLog((l) => l.msg === 'synced' && Number(l.lastResourceVersion) >= Number(last), 20_000);
-    const synced = a.logs.filter((l) => l.msg === 'synced');
-    const carried = synced.filter((l, i) => i > 0 && l.mode === 'reassert' && Number(l.lastResourceVersion) > Number(synced[i - 1]!.lastResourceVersion));
-    expect(carried.length).toBeGreaterThan(0);
-    expect(a.logs.filter((l) => /sync failed/.test(l.msg ?? ''))).toEqual([]);
-    // The kernel holds exactly what a full render of the final state holds.
-    const want = bed.compute([serviceCIDRs(), ...big, ...final]).tables;
-    await withBareNamespaces(1, async ([bare]) => {
-      await netnsExec(bare!, ['nft', '-f', '-'], renderTables(want));
-      expect(await readTables(bed.topo.nodeNs)).toBe(await readTables(bare!));
+  // Over 1,000 endpoints the resync writes rules only, else everything; either way the changes folded into
+  // that sync must reach the kernel, the rules of a load-balancing chain they create included.
+  for (const size of ['small', 'large'] as const) {
+    it(`in a ${size} cluster, the periodic reassert commits the changes that fall in it, and no connection fails`, async () => {
+      const far = Array.from({ length: size === 'large' ? 1100 : 0 }, (_, i) => ({ ip: `10.245.${i >> 8}.${i & 255}`, node: 'node-b' }));
+      const big = size === 'small' ? [] : [
+        service('big', { clusterIP: '10.96.0.72', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }),
+        slice('big', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], far.slice(0, 600), '-a'),
+        slice('big', 'IPv4', [{ name: 'http', protocol: 'TCP', port: POD_PORT }], far.slice(600), '-b'),
+      ];
+      for (const o of [...big, ...web([{ pod: 'a1' }])]) api.upsert(o);
+      const a = run(['--sync-period=1s', '--min-sync-period=400ms']);
+      await a.waitForLog((l) => l.msg === 'synced');
+      const traffic = startTrafficLoop(bed, 'cp', 'tcp', VIP.v4, 80);
+      // Endpoint counts 1, 2, 3, ...: load-balancing chains come and go with them.
+      const shapes: Ep[][] = [[{ pod: 'a1' }], [{ pod: 'a1' }, { pod: 'b1' }], [{ pod: 'a1' }, { pod: 'b1' }, { pod: 'a2' }]];
+      let last = '';
+      for (let i = 0; i < 24; i++) {
+        for (const o of web(shapes[i % 3]!)) last = api.upsert(o);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      const final = web(shapes[23 % 3]!);
+      await a.waitForLog((l) => l.msg === 'synced' && Number(l.lastResourceVersion) >= Number(last), 20_000);
+      const tally = await traffic.stop();
+      expect(Object.fromEntries(tally.outcomes)).toEqual({ ok: tally.ok });
+      const synced = a.logs.filter((l) => l.msg === 'synced');
+      const carried = synced.filter((l, i) => i > 0 && l.mode === 'reassert' && Number(l.lastResourceVersion) > Number(synced[i - 1]!.lastResourceVersion));
+      expect(carried.length).toBeGreaterThan(0);
+      expect(a.logs.filter((l) => /sync failed|changed by someone else|differ from what svcrouter itself committed/.test(l.msg ?? ''))).toEqual([]);
+      // The kernel holds exactly what a full render of the final state holds.
+      const want = bed.compute([serviceCIDRs(), ...big, ...final]).tables;
+      await withBareNamespaces(1, async ([bare]) => {
+        await netnsExec(bare!, ['nft', '-f', '-'], renderTables(want));
+        expect(await readTables(bed.topo.nodeNs)).toBe(await readTables(bare!));
+      });
+      expect(await reaches(['a1', 'b1', 'a2'])).toBe(true);
+      for (const o of big) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
     });
-    expect(await reaches(['a1', 'b1', 'a2'])).toBe(true);
-    for (const o of big) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
-  });
+  }
 
   it('svcrouter trace on the node asks the agent: what is programmed, skipped objects named; nobody off the node is answered', async () => {
     for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);

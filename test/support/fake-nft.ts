@@ -98,6 +98,13 @@ export class FakeNft {
       case 'add map':
         if (!t.sets.has(name!)) t.sets.set(name!, { decl: rest ?? '', elements: new Map() });
         return;
+      case 'flush set':
+      case 'flush map': {
+        const s = t.sets.get(name!);
+        if (!s) throw new Error(`No such file or directory: set ${name}`);
+        s.elements.clear();
+        return;
+      }
       case 'add element':
       case 'delete element': {
         const s = t.sets.get(name!);

@@ -46,20 +46,23 @@ describe('planner', () => {
   });
 
   it('the agent\'s path (tracker, policy table, incremental tables) plans the same transitions, change by change', () => {
-    fc.assert(fc.property(fc.array(clusterArb, { minLength: 2, maxLength: 6 }), (steps) => {
+    // Each change goes as a plan, or folded into a periodic reassert (of everything, or of rules only).
+    const step = fc.tuple(clusterArb, fc.constantFrom('plan', 'reassert', 'reassert-rules') as fc.Arbitrary<'plan' | 'reassert' | 'reassert-rules'>);
+    fc.assert(fc.property(fc.array(step, { minLength: 2, maxLength: 6 }), (steps) => {
       const tracker = new StateTracker({ nodeName: cfg.hostname });
       const policies = new PolicyTable();
       const inc = new IncrementalTables();
       const kernel = new FakeNft();
       let previous: SourcedObject[] = [];
-      steps.forEach((objects, i) => {
+      steps.forEach(([objects, mode], i) => {
         feedDraw(tracker, previous, objects);
         previous = objects;
         const changes = tracker.takeChanges();
         const state = tracker.state();
         const plan = inc.update(state, cfg, policies.update(state, changes.ports), changes.base);
-        const whole = () => [...inc.script(() => policies.all(), 'replace')].join('\n') + '\n';
-        kernel.apply(i === 0 ? whole() : plan.script);
+        const script = (lines: Iterable<string>) => [...lines].join('\n') + '\n';
+        const whole = () => script(inc.script(() => policies.all(), 'replace'));
+        kernel.apply(i === 0 ? whole() : mode === 'plan' ? plan.script : script(inc.reassert(plan, () => policies.all(), mode)));
         // A plan of element changes only says so, change by change, as its script does.
         if (plan.elements) expect(elementsScript(plan.elements)).toBe(plan.script);
         else expect(plan.script).toMatch(/^(add|delete|flush) (chain|rule|set|map) /m);

@@ -54,6 +54,18 @@ export class IncrementalTables {
   }
 
   /**
+   * A periodic reassert that carries this sync's changes (`plan`, from
+   * update()): the plan first, since only it writes the rules of a
+   * load-balancing chain that is new (an endpoint count not served before),
+   * and a reassert leaves those chains' rules alone; then every object put
+   * back as it should be. One transaction.
+   */
+  *reassert(plan: Plan, policies: () => Iterable<PortPolicy>, mode: 'reassert' | 'reassert-rules'): Generator<string> {
+    for (const line of plan.script.split('\n')) if (line !== '') yield line;
+    yield* this.script(policies, mode);
+  }
+
+  /**
    * The whole tables as a script, line by line, for `policies` (the decisions
    * this object was last updated with): their elements are derived again, as
    * the script is written, and never held together.
