@@ -14,17 +14,11 @@
  * With `events`, the input is a watch's stream of events instead (JSON
  * objects one per line), and each whole event is an item.
  */
-#include <node_api.h>
+#define ADDON_NAME "list scanner"
+#include "../kernel/addon.h"
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(env, call)                                                   \
-  do {                                                                     \
-    if ((call) != napi_ok) {                                               \
-      napi_throw_error((env), NULL, "list scanner addon: N-API call failed"); \
-      return NULL;                                                         \
-    }                                                                      \
-  } while (0)
 
 enum { QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a, OPEN_OBJ = 0x7b, CLOSE_OBJ = 0x7d, OPEN_ARR = 0x5b, CLOSE_ARR = 0x5d };
 /* The longest root key the scan looks for ("metadata"). */
@@ -374,12 +368,7 @@ static napi_value end(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value f;
-  CHECK(env, napi_create_function(env, "create", NAPI_AUTO_LENGTH, create, NULL, &f));
-  CHECK(env, napi_set_named_property(env, exports, "create", f));
-  CHECK(env, napi_create_function(env, "push", NAPI_AUTO_LENGTH, push, NULL, &f));
-  CHECK(env, napi_set_named_property(env, exports, "push", f));
-  CHECK(env, napi_create_function(env, "end", NAPI_AUTO_LENGTH, end, NULL, &f));
-  CHECK(env, napi_set_named_property(env, exports, "end", f));
+  const napi_property_descriptor fns[] = {FUNCTION("create", create), FUNCTION("push", push), FUNCTION("end", end)};
+  DEFINE(env, exports, fns);
   return exports;
 }

@@ -29,7 +29,7 @@ export class ListScanner {
   constructor(
     private readonly onItem: (item: Record<string, unknown>) => void,
     drop: ReadonlySet<string>,
-    events = false,
+    private readonly events = false,
   ) {
     addon ??= loadAddon<Addon>('list-scanner');
     this.scanner = addon.create([...drop], events);
@@ -47,7 +47,7 @@ export class ListScanner {
       try {
         value = JSON.parse(text) as Record<string, unknown>;
       } catch (e) {
-        throw new ListFormatError(`an element of the list is not JSON: ${(e as Error).message}`);
+        throw new ListFormatError(`${this.events ? 'an event' : 'an element of the list'} is not JSON: ${(e as Error).message}`);
       }
       if (kind === 1) this.metadata = value;
       else this.onItem(value);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the N-API addons into dist/kernel/:
+# Builds the N-API addons into dist/kernel/ (what they share: src/kernel/addon.h):
 #   netlink.node      a netlink socket for the IPVS and link clients
 #                     (netlink-addon.c); needs a C compiler and Node's headers
 #   malloc.node       malloc_trim for the agent's settled RSS (malloc-addon.c)

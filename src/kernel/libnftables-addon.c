@@ -10,18 +10,12 @@
  *   const ctx = addon.create();            // throws if libnftables cannot start
  *   addon.run(ctx, script, (err) => ...);  // err: null, or Error(nft's message)
  */
-#include <node_api.h>
+#define ADDON_NAME "libnftables"
+#include "addon.h"
 #include <nftables/libnftables.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(env, call)                                                        \
-  do {                                                                          \
-    if ((call) != napi_ok) {                                                    \
-      napi_throw_error((env), NULL, "libnftables addon: N-API call failed");    \
-      return NULL;                                                              \
-    }                                                                           \
-  } while (0)
 
 struct job {
   napi_async_work work;
@@ -115,13 +109,8 @@ static napi_value run(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  CHECK(env, napi_create_function(env, "create", NAPI_AUTO_LENGTH, create, NULL, &fn));
-  CHECK(env, napi_set_named_property(env, exports, "create", fn));
-  CHECK(env, napi_create_function(env, "run", NAPI_AUTO_LENGTH, run, NULL, &fn));
-  CHECK(env, napi_set_named_property(env, exports, "run", fn));
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor fns[] = {FUNCTION("create", create), FUNCTION("run", run)};
+  DEFINE(env, exports, fns);
   return exports;
 }
-
-NAPI_MODULE(svcrouter_libnftables, init)

@@ -6,24 +6,19 @@
  *
  *   addon.trim();  // true when some memory was released
  */
-#include <node_api.h>
+#define ADDON_NAME "malloc"
+#include "addon.h"
 #include <malloc.h>
 
 static napi_value trim(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value released;
-  if (napi_get_boolean(env, malloc_trim(0) != 0, &released) != napi_ok) return NULL;
+  CHECK(env, napi_get_boolean(env, malloc_trim(0) != 0, &released));
   return released;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  if (napi_create_function(env, "trim", NAPI_AUTO_LENGTH, trim, NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "trim", fn) != napi_ok) {
-    napi_throw_error(env, NULL, "malloc addon: N-API call failed");
-    return NULL;
-  }
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor fns[] = {FUNCTION("trim", trim)};
+  DEFINE(env, exports, fns);
   return exports;
 }
-
-NAPI_MODULE(svcrouter_malloc, init)

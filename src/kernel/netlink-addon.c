@@ -17,7 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
-#include <node_api.h>
+#define ADDON_NAME "netlink"
+#include "addon.h"
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,13 +36,6 @@
  * datagram the kernel sends us is larger (dump parts are at most 32 KiB). */
 #define MAX_DATAGRAM (64 << 10)
 
-#define CHECK(env, call)                                                        \
-  do {                                                                          \
-    if ((call) != napi_ok) {                                                    \
-      napi_throw_error((env), NULL, "netlink addon: N-API call failed");        \
-      return NULL;                                                              \
-    }                                                                           \
-  } while (0)
 
 struct nlsock {
   int fd;
@@ -257,15 +251,11 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+NAPI_MODULE_INIT() {
   const napi_property_descriptor fns[] = {
-      {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
-      {"send", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
-      {"receive", NULL, receive_datagrams, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
+      FUNCTION("open", open_socket), FUNCTION("send", send_datagram),
+      FUNCTION("receive", receive_datagrams), FUNCTION("close", close_socket),
   };
-  CHECK(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+  DEFINE(env, exports, fns);
   return exports;
 }
-
-NAPI_MODULE(svcrouter_netlink, init)

@@ -85,7 +85,7 @@ describe('ListScanner', () => {
     expect(() => scanEvents('{"type":"ADDED"}\nhello\n', [])).toThrow(/not a JSON object/);
     expect(() => scanEvents('[{"type":"ADDED"}]\n', [])).toThrow(/not a JSON object/);
     expect(() => scanEvents('"ADDED"\n', [])).toThrow(/not a JSON object/);
-    expect(() => scanEvents('{"type":"ADDED","object":{"a":1,,}}\n', [])).toThrow(/not JSON/);
+    expect(() => scanEvents('{"type":"ADDED","object":{"a":1,,}}\n', [])).toThrow(/an event is not JSON/);
     expect(() => scanEvents('{"type":"ADDED","obj', [3])).toThrow(/ended inside its JSON/);
     // A line cut short, as the line after it arrives: malformed at once, not read on into the next event.
     expect(() => scanEvents('{"type":"MODIFIED","object":{"endpoints":[{"addr\n{"type":"ADDED","object":{}}\n', [])).toThrow(/ends before its line/);
@@ -95,6 +95,6 @@ describe('ListScanner', () => {
   it('refuses what is not a list of objects, or ends early', () => {
     expect(() => scan('{"items":[1,[2]]}', [])).toThrow(ListFormatError);
     expect(() => scan('{"items":[{"a":1}', [])).toThrow(/ended inside its JSON/);
-    expect(() => scan('{"items":[{"a":1,}]}', [])).toThrow(/not JSON/);
+    expect(() => scan('{"items":[{"a":1,}]}', [])).toThrow(/an element of the list is not JSON/);
   });
 });

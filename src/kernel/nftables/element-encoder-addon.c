@@ -14,19 +14,13 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
-#include <node_api.h>
+#define ADDON_NAME "element encoder"
+#include "../addon.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(env, call)                                                        \
-  do {                                                                          \
-    if ((call) != napi_ok) {                                                    \
-      napi_throw_error((env), NULL, "element encoder addon: N-API call failed"); \
-      return NULL;                                                              \
-    }                                                                           \
-  } while (0)
 
 enum field { IPV4 = 1, IPV6 = 2, PROTO = 3, PORT = 4, NUMBER = 5 };
 enum data_kind { NO_DATA, VERDICT, VALUE };
@@ -353,12 +347,8 @@ static napi_value element(napi_env env, napi_callback_info info) {
       size_t v = end;
       uint32_t be = htonl((uint32_t)code);
       end = attr(buf, open_nested(buf, v, NFTA_DATA_VERDICT), NFTA_VERDICT_CODE, &be, 4);
-      if (chain) {
-        char name[TEXT_MAX];
-        memcpy(name, chain, chain_len);
-        name[chain_len] = 0;
-        end = attr(buf, end, NFTA_VERDICT_CHAIN, name, chain_len + 1);
-      }
+      /* The chain name ends data_text, which N-API wrote NUL-terminated. */
+      if (chain) end = attr(buf, end, NFTA_VERDICT_CHAIN, chain, chain_len + 1);
       close_nested(buf, v, end);
     }
     close_nested(buf, d, end);
@@ -377,12 +367,12 @@ static napi_value element(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value f;
-  CHECK(env, napi_create_function(env, "create", NAPI_AUTO_LENGTH, create, NULL, &f));
-  CHECK(env, napi_set_named_property(env, exports, "create", f));
-  CHECK(env, napi_create_function(env, "element", NAPI_AUTO_LENGTH, element, NULL, &f));
-  CHECK(env, napi_set_named_property(env, exports, "element", f));
-  CHECK(env, napi_create_function(env, "key", NAPI_AUTO_LENGTH, key, NULL, &f));
-  CHECK(env, napi_set_named_property(env, exports, "key", f));
+  napi_value element_max;
+  CHECK(env, napi_create_uint32(env, ELEMENT_MAX, &element_max));
+  const napi_property_descriptor fns[] = {
+      FUNCTION("create", create), FUNCTION("element", element), FUNCTION("key", key),
+      {"elementMax", NULL, NULL, NULL, NULL, element_max, napi_enumerable, NULL},
+  };
+  DEFINE(env, exports, fns);
   return exports;
 }

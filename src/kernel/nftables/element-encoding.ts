@@ -13,10 +13,9 @@ import type { AttributeWriter } from '../netlink/attributes.js';
 const FIELD = { ipv4: 1, ipv6: 2, proto: 3, port: 4, number: 5 } as const;
 type Field = (typeof FIELD)[keyof typeof FIELD];
 
-/** The most bytes the addon writes for one element (a verdict's chain and a comment at their longest). */
-const ELEMENT_MAX = 1024;
-
 interface Addon {
+  /** The most bytes it writes for one element (a verdict's chain and a comment at their longest). */
+  elementMax: number;
   create(key: Field[], data: 'verdict' | Field[] | null): object;
   element(encoder: object, key: string, data: string, comment: string | null, buf: Buffer, at: number): number;
   key(encoder: object, key: string, buf: Buffer, at: number): number;
@@ -67,8 +66,8 @@ export function elementEncoder(decl: string): ElementEncoder | undefined {
   const a = addon;
   const encoder = a.create(key, data);
   return {
-    element: (w, k, d, comment) => w.external(ELEMENT_MAX, (buf, at) => a.element(encoder, k, d, comment ?? null, buf, at)),
-    key: (w, k) => w.external(ELEMENT_MAX, (buf, at) => a.key(encoder, k, buf, at)),
+    element: (w, k, d, comment) => w.external(a.elementMax, (buf, at) => a.element(encoder, k, d, comment ?? null, buf, at)),
+    key: (w, k) => w.external(a.elementMax, (buf, at) => a.key(encoder, k, buf, at)),
   };
 }
 
