@@ -4,8 +4,10 @@
 // may leave either for minutes (at 10k Services, 26 MB of an 85 MB heap 45 s
 // after a 100/s churn, in some runs and not others), and the settled RSS is
 // what every node pays for the agent. `gc` exists where the bin's --expose-gc
-// is given (not under test runners), so elsewhere this does nothing. Each
-// collection also gives the C heap's free pages back (malloc-trim.ts).
+// is given (not under test runners), so elsewhere this does nothing; the bin
+// also turns the memory reducer off, as it would only collect again what was
+// just collected, while the node is idle. Each collection also gives the C
+// heap's free pages back (malloc-trim.ts).
 import { trimMalloc } from '../kernel/malloc-trim.js';
 
 /** Quiet this long after a commit that changed something, the burst is over. */
