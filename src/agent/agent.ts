@@ -86,7 +86,8 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // committed: until then the kernel keeps what a previous run left, untouched.
     if (!listed) return true;
     if (committed && !replaceDue) replaceDue = await plane.tampered();
-    const mode: SyncMode = !committed || replaceDue ? 'replace' : reassertDue ? 'reassert' : 'plan';
+    // The periodic resync reasserts only what someone else may have changed since our last commit.
+    const mode: SyncMode = !committed || replaceDue ? 'replace' : reassertDue && !(await plane.unchanged()) ? 'reassert' : 'plan';
     reassertDue = false;
     const started = performance.now();
     const full = mode !== 'plan';

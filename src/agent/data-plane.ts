@@ -44,6 +44,12 @@ export interface DataPlane {
    * changed what was committed, so that it must be rewritten whole (the plane logs and counts it).
    */
   tampered(): Promise<boolean>;
+  /**
+   * Asked before a periodic resync: the kernel is known to hold exactly what
+   * was last committed, nobody having committed since, so a reassert would
+   * change nothing (kube-proxy's periodic sync writes nothing then either).
+   */
+  unchanged(): Promise<boolean>;
   /** A commit failed. */
   failed(): void;
   /** Starts the plane's own wake-ups (tamper checks, drains), each asking for a sync; returns how to stop them. */

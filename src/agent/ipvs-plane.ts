@@ -84,12 +84,17 @@ export class IpvsPlane implements DataPlane {
     const started = performance.now();
     const run = () => this.sync(mode, state, mode === 'replace' ? everyPort(all()) : decided);
     const tamper = this.opts.tamper;
-    const done = await (tamper ? tamper.around(mode === 'replace', run, (r) => (r.helperOperations > 0 ? 1 : 0)) : run());
+    const done = await (tamper ? tamper.around(mode, run, (r) => (r.helperOperations > 0 ? 1 : 0)) : run());
     return { bytes: done.helperBytes, operations: done.operations, computeMs: done.computeMs, renderMs: 0, commitMs: performance.now() - started - done.computeMs };
   }
 
   async tampered(): Promise<boolean> {
     return this.opts.tamper ? this.opts.tamper.tampered(() => this.desired.shapes()) : false;
+  }
+
+  /** IPVS keeps no generation: what it holds is known only by reading it back, which the resync does. */
+  async unchanged(): Promise<boolean> {
+    return false;
   }
 
   failed(): void {

@@ -41,7 +41,7 @@ export class NftablesPlane implements DataPlane {
     const run = () => mode === 'replace' ? this.replace(all, rendering, whole)
       : mode === 'plan' ? applyPlan(plan)
       : applyScript(timed(this.tables.reassert(plan, all, reassertMode(state)), rendering));
-    const applied = await (this.tamper ? this.tamper.around(mode === 'replace', run, (a) => a.transactions) : run());
+    const applied = await (this.tamper ? this.tamper.around(mode, run, (a) => a.transactions) : run());
     const commitMs = performance.now() - computed - rendering.ms;
     return { bytes: applied.bytes, operations: applied.operations, transactions: applied.transactions, computeMs: computed - started, renderMs: rendering.ms, commitMs };
   }
@@ -61,6 +61,11 @@ export class NftablesPlane implements DataPlane {
 
   async tampered(): Promise<boolean> {
     return this.tamper ? this.tamper.tampered(() => this.tables.shapes()) : false;
+  }
+
+  /** The kernel's ruleset generation is still the one our own exact commit left. */
+  async unchanged(): Promise<boolean> {
+    return this.tamper ? this.tamper.untouched() : false;
   }
 
   failed(): void {

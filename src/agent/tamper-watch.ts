@@ -7,6 +7,7 @@
 // netlink request; reading a shape, a few dumps without set elements.
 import type { Logger } from 'pino';
 import type { NftInspector, NftFamily, TableShape } from '../kernel/nftables/inspector.js';
+import type { SyncMode } from './data-plane.js';
 
 /** How often the kernel's ruleset generation is read (at most every --sync-period). */
 const CHECK_MS = 1000;
@@ -29,6 +30,13 @@ export class TamperWatch {
   private due = false;
   /** A commit of ours succeeded: there is something to watch. */
   private committed = false;
+  /**
+   * The generation our own last commit left, when nobody else had committed
+   * since our last full write (a replace, or a reassert: it puts back what it
+   * can), so that another reassert would find nothing to do. Known from our
+   * own commits only, never from a comparison of shapes.
+   */
+  private settled: number | undefined;
 
   constructor(
     private readonly inspector: NftInspector,
@@ -61,12 +69,23 @@ export class TamperWatch {
     return this.verify(expected());
   }
 
-  /** Runs a commit of ours (of this many transactions), keeping track of whether the kernel is known to hold our tables after it. */
-  async around<T>(whole: boolean, commit: () => Promise<T>, transactions: (result: T) => number): Promise<T> {
+  /** Nobody has committed since our last full write and the commits after it: a reassert would find nothing to do. */
+  async untouched(): Promise<boolean> {
+    return this.settled !== undefined && (await this.inspector.generation()) === this.settled;
+  }
+
+  /**
+   * Runs a commit of ours (of this many transactions), keeping track of
+   * whether the kernel is known to hold our tables after it; `mode` says
+   * whether it rewrites them whole (replace) or puts them back (reassert).
+   */
+  async around<T>(mode: SyncMode, commit: () => Promise<T>, transactions: (result: T) => number): Promise<T> {
     const before = await this.beforeCommit().catch(() => undefined);
+    const wasSettled = before !== undefined && before === this.settled;
+    this.settled = undefined; // until this commit is known to have been the only one
     const result = await commit();
     this.committed = true;
-    if (before !== undefined) await this.afterCommit(before, transactions(result), whole).catch(() => this.forget());
+    if (before !== undefined) await this.afterCommit(before, transactions(result), mode, wasSettled).catch(() => this.forget());
     return result;
   }
 
@@ -122,9 +141,11 @@ export class TamperWatch {
    * rewrote the tables whole or not: if the kernel was known good before it
    * and nobody else committed meanwhile, it is known good now.
    */
-  private async afterCommit(before: number, transactions: number, whole: boolean): Promise<void> {
+  private async afterCommit(before: number, transactions: number, mode: SyncMode, wasSettled: boolean): Promise<void> {
     const now = await this.inspector.generation();
     const onlyOurs = now === before + transactions;
+    const whole = mode === 'replace';
+    this.settled = onlyOurs && (mode !== 'plan' || wasSettled) ? now : undefined;
     this.known = this.known === before && onlyOurs ? now : undefined;
     // A whole rewrite leaves exactly our tables whatever was there; a change does only on a known-good kernel.
     this.cleanOwn = onlyOurs && (whole || this.known !== undefined) ? now : undefined;
@@ -134,6 +155,7 @@ export class TamperWatch {
   forget(): void {
     this.known = undefined;
     this.cleanOwn = undefined;
+    this.settled = undefined;
   }
 }
 

@@ -199,6 +199,14 @@ e2e('svcrouter run', () => {
       const a = run(['--sync-period=1s', '--min-sync-period=400ms']);
       await a.waitForLog((l) => l.msg === 'synced');
       const traffic = startTrafficLoop(bed, 'cp', 'tcp', VIP.v4, 80);
+      // Someone else commits to nftables now and then (another table), so each periodic resync reasserts.
+      let bystanding = true;
+      const bystander = (async () => {
+        while (bystanding) {
+          await netnsExec(bed.topo.nodeNs, ['sh', '-c', 'nft add table inet bystander && nft delete table inet bystander']);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      })();
       // Endpoint counts 1, 2, 3, ...: load-balancing chains come and go with them.
       const shapes: Ep[][] = [[{ pod: 'a1' }], [{ pod: 'a1' }, { pod: 'b1' }], [{ pod: 'a1' }, { pod: 'b1' }, { pod: 'a2' }]];
       let last = '';
@@ -208,6 +216,8 @@ e2e('svcrouter run', () => {
       }
       const final = web(shapes[23 % 3]!);
       await a.waitForLog((l) => l.msg === 'synced' && Number(l.lastResourceVersion) >= Number(last), 20_000);
+      bystanding = false;
+      await bystander;
       const tally = await traffic.stop();
       expect(Object.fromEntries(tally.outcomes)).toEqual({ ok: tally.ok });
       const synced = a.logs.filter((l) => l.msg === 'synced');
@@ -224,6 +234,30 @@ e2e('svcrouter run', () => {
       for (const o of big) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
     });
   }
+
+  it('the periodic resync writes nothing while nobody else commits; after someone does, it puts back what they changed', async () => {
+    for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
+    const a = run(['--sync-period=1s']);
+    await a.waitForLog((l) => l.msg === 'synced');
+    const syncsFrom = (at: number) => a.logs.slice(at).filter((l) => l.msg === 'synced');
+    const quietly = async () => {
+      const at = a.logs.length;
+      await new Promise((r) => setTimeout(r, 3500));
+      const quiet = syncsFrom(at);
+      expect(quiet.length).toBeGreaterThanOrEqual(2); // the resync still runs every period...
+      expect(quiet.map((l) => [l.mode, l.operations])).toEqual(quiet.map(() => ['plan', 0])); // ...and writes nothing
+    };
+    await quietly();
+    // An element of ours deleted: the tables' shape is unchanged, so only a reassert puts it back.
+    const at = a.logs.length;
+    const clusterIPs = () => netnsExec(bed.topo.nodeNs, ['nft', 'list', 'set', 'ip', 'svcrouter', 'cluster-ips']);
+    await netnsExec(bed.topo.nodeNs, ['nft', 'delete', 'element', 'ip', 'svcrouter', 'cluster-ips', `{ ${VIP.v4} }`]);
+    expect(await clusterIPs()).not.toContain(VIP.v4);
+    await until('the element is put back', async () => (await clusterIPs()).includes(VIP.v4), 10_000);
+    expect(syncsFrom(at).some((l) => l.mode === 'reassert')).toBe(true);
+    expect(a.logs.filter((l) => /changed by someone else|sync failed/.test(l.msg ?? ''))).toEqual([]);
+    await quietly();
+  });
 
   it('svcrouter trace on the node asks the agent: what is programmed, skipped objects named; nobody off the node is answered', async () => {
     for (const o of web([{ pod: 'a1' }, { pod: 'b1' }])) api.upsert(o);
