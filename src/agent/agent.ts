@@ -129,7 +129,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
       bytes: applied.bytes, operations: applied.operations, transactions: applied.transactions, servicePorts: policies.size, staleFlows: stale.length, lastResourceVersion: resourceVersion,
     }, 'synced');
     resolveFirst();
-    if (mode === 'replace') heap.collect();
+    if (mode === 'replace') heap.rewritten();
     else if (mode === 'plan' && applied.operations > 0) heap.changed();
     // Housekeeping after the rules are in, as kube-proxy: the `conntrack` tool takes a process
     // start per filter, which is no part of the time until traffic follows the change.

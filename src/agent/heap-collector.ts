@@ -1,6 +1,7 @@
 // When the agent collects its heap itself, rather than leaving it to V8.
 // After a whole rewrite the heap is mostly garbage (the lists' pages, the full
-// render); after a burst of changes it holds the burst's. V8's memory reducer
+// render), and more becomes so as the start settles; after a burst of changes
+// it holds the burst's. V8's memory reducer
 // may leave either for minutes (at 10k Services, 26 MB of an 85 MB heap 45 s
 // after a 100/s churn, in some runs and not others), and the settled RSS is
 // what every node pays for the agent. `gc` exists where the bin's --expose-gc
@@ -30,6 +31,8 @@ const runtime: HeapAccess = { gc: (globalThis as { gc?: () => void }).gc, trim: 
 
 export class HeapCollector {
   private commits = 0;
+  /** A whole rewrite was collected at once: once quiet, collect again (see rewritten()). */
+  private again = false;
   /** Made on the first change and refreshed after: a cleared Node timer cannot be refreshed, a fired one can. */
   private quiet: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -49,18 +52,36 @@ export class HeapCollector {
     this.heap.gc();
     this.heap.trim();
     this.commits = 0;
+    this.again = false;
+  }
+
+  /**
+   * After a whole rewrite: now, and once more when quietMs pass with no
+   * change, for what was still held at the commit (the watches starting,
+   * buffers of requests in flight).
+   */
+  rewritten(): void {
+    if (!this.heap.gc || this.stopped) return;
+    this.collect();
+    this.again = true;
+    this.arm();
   }
 
   /** A commit changed the kernel: once quietMs pass with no other, a burst's garbage is collected. */
   changed(): void {
     if (!this.heap.gc || this.stopped) return;
     this.commits++;
+    this.arm();
+  }
+
+  /** (Re)starts the wait for quiet. */
+  private arm(): void {
     if (this.quiet) {
       this.quiet.refresh();
       return;
     }
     this.quiet = setTimeout(() => {
-      if (this.commits >= BURST_COMMITS) this.collect();
+      if (this.commits >= BURST_COMMITS || this.again) this.collect();
     }, this.quietMs);
     this.quiet.unref();
   }

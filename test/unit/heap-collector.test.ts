@@ -1,6 +1,7 @@
-// The agent's own heap collections: at once after a whole rewrite; after a
-// burst of changes only once it has been quiet for QUIET_MS, and only for a
-// burst (a change now and then is left to V8); never where there is no gc.
+// The agent's own heap collections: at once after a whole rewrite, and again
+// once quiet; after a burst of changes only once it has been quiet for
+// QUIET_MS, and only for a burst (a change now and then is left to V8); never
+// where there is no gc.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BURST_COMMITS, HeapCollector, QUIET_MS } from '../../src/agent/heap-collector.js';
 import { loadAddon } from '../../src/kernel/addon.js';
@@ -34,6 +35,24 @@ describe('HeapCollector', () => {
     c.stop();
   });
 
+  it('after a whole rewrite collects at once, and once more when quiet, even for a single change', () => {
+    const { count, access } = counting();
+    const c = new HeapCollector(access);
+    c.rewritten();
+    expect(count).toEqual({ collections: 1, trims: 1 });
+    vi.advanceTimersByTime(QUIET_MS / 2);
+    c.changed(); // not a burst, but it puts the second collection off
+    vi.advanceTimersByTime(QUIET_MS / 2);
+    expect(count.collections).toBe(1);
+    vi.advanceTimersByTime(QUIET_MS / 2);
+    expect(count).toEqual({ collections: 2, trims: 2 });
+    // Then nothing more: a change now and then is V8's again.
+    c.changed();
+    vi.advanceTimersByTime(10 * QUIET_MS);
+    expect(count.collections).toBe(2);
+    c.stop();
+  });
+
   it('leaves changes now and then to V8, counting them towards the next burst', () => {
     const { count, access } = counting();
     const c = new HeapCollector(access);
@@ -58,6 +77,7 @@ describe('HeapCollector', () => {
     let trims = 0;
     const none = new HeapCollector({ gc: undefined, trim: () => void trims++ });
     none.collect();
+    none.rewritten();
     for (let k = 0; k < BURST_COMMITS; k++) none.changed();
     expect(vi.getTimerCount()).toBe(0);
     expect(trims).toBe(0);
