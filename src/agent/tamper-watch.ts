@@ -71,7 +71,8 @@ export class TamperWatch {
 
   /** Nobody has committed since our last full write and the commits after it: a reassert would find nothing to do. */
   async untouched(): Promise<boolean> {
-    return this.settled !== undefined && (await this.inspector.generation()) === this.settled;
+    if (this.settled === undefined) return false;
+    return (await this.inspector.generation().catch(() => undefined)) === this.settled; // unreadable: reassert
   }
 
   /**

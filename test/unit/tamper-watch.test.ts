@@ -9,8 +9,12 @@ import type { SyncMode } from '../../src/agent/data-plane.js';
 
 /** A kernel whose generation moves with each committed transaction, ours or anyone's. */
 function kernel() {
-  const k = { generation: 10 };
-  const inspector = { generation: async () => k.generation, shape: async () => undefined } as unknown as NftInspector;
+  const k = { generation: 10, unreadable: false };
+  const generation = async () => {
+    if (k.unreadable) throw new Error('netlink: EPERM');
+    return k.generation;
+  };
+  const inspector = { generation, shape: async () => undefined } as unknown as NftInspector;
   const watch = new TamperWatch(inspector, 'svcrouter', pino({ level: 'silent' }), () => undefined);
   /** One commit of ours, of `transactions` transactions; `meanwhile` runs as it commits (someone else's too). */
   const commit = (mode: SyncMode, transactions = 1, meanwhile = () => {}) =>
@@ -44,6 +48,15 @@ describe('tamper watch: an untouched kernel', () => {
     expect(await watch.untouched()).toBe(true);
     k.generation++;
     await commit('replace');
+    expect(await watch.untouched()).toBe(true);
+  });
+
+  it('is not claimed when the generation cannot be read', async () => {
+    const { k, watch, commit } = kernel();
+    await commit('replace');
+    k.unreadable = true;
+    expect(await watch.untouched()).toBe(false);
+    k.unreadable = false;
     expect(await watch.untouched()).toBe(true);
   });
 
