@@ -63,7 +63,7 @@ export class NftablesPlane implements DataPlane {
     return this.tamper ? this.tamper.tampered(() => this.tables.shapes()) : false;
   }
 
-  /** The kernel's ruleset generation is still the one our own exact commit left. */
+  /** The kernel's ruleset generation is still the one our own last commit left, nobody having committed since our last full write. */
   async unchanged(): Promise<boolean> {
     return this.tamper ? this.tamper.untouched() : false;
   }

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 enum field { IPV4 = 1, IPV6 = 2, PROTO = 3, PORT = 4, NUMBER = 5 };
 enum data_kind { NO_DATA, VERDICT, VALUE };
 #define MAX_FIELDS 8

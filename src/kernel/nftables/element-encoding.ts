@@ -65,9 +65,10 @@ export function elementEncoder(decl: string): ElementEncoder | undefined {
   addon ??= loadAddon<Addon>('element-encoder');
   const a = addon;
   const encoder = a.create(key, data);
+  const max = a.elementMax; // read once: a property of a native object, per element otherwise
   return {
-    element: (w, k, d, comment) => w.external(a.elementMax, (buf, at) => a.element(encoder, k, d, comment ?? null, buf, at)),
-    key: (w, k) => w.external(a.elementMax, (buf, at) => a.key(encoder, k, buf, at)),
+    element: (w, k, d, comment) => w.external(max, (buf, at) => a.element(encoder, k, d, comment ?? null, buf, at)),
+    key: (w, k) => w.external(max, (buf, at) => a.key(encoder, k, buf, at)),
   };
 }
 
