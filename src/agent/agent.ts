@@ -134,6 +134,7 @@ export async function startAgent({ cfg, kc, log }: AgentOptions): Promise<Agent>
     // Housekeeping after the rules are in, as kube-proxy: the `conntrack` tool takes a process
     // start per filter, which is no part of the time until traffic follows the change.
     await deleteFlows(stale).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
+    if (mode === 'replace') await plane.afterReplace?.(() => policies.all()).catch((e: Error) => log.warn({ err: e.message }, 'conntrack cleanup failed'));
     return true;
   };
 

@@ -50,6 +50,11 @@ export interface DataPlane {
    * change nothing (kube-proxy's periodic sync writes nothing then either).
    */
   unchanged(): Promise<boolean>;
+  /**
+   * After a whole rewrite, once it is in: clears what the kernel kept from
+   * while the rules were missing (nftables: conntrack entries never DNATed).
+   */
+  afterReplace?(all: () => Iterable<PortPolicy>): Promise<void>;
   /** A commit failed. */
   failed(): void;
   /** Starts the plane's own wake-ups (tamper checks, drains), each asking for a sync; returns how to stop them. */

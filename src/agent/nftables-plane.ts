@@ -1,15 +1,18 @@
 // nftables mode's kernel side for the agent: the tables kept incrementally,
 // committed as one transaction per sync (only the changes, as netlink when
 // they are set elements only; or a whole script written as it is generated;
-// new tables in steps), and watched for changes by others.
+// new tables in steps), and watched for changes by others; after a whole
+// rewrite, conntrack entries made while the rules were missing are cleared.
 import type { Config } from '../config/config.js';
-import type { ProxyState } from '../state/types.js';
+import { FAMILIES, type ProxyState } from '../state/types.js';
 import { IncrementalTables } from '../backends/nftables/incremental.js';
 import type { RenderMode } from '../backends/nftables/render.js';
 import type { Logger } from 'pino';
 import { applyScript, type Applied } from '../kernel/nft.js';
 import { createTables } from '../kernel/nftables/new-tables.js';
 import { writeElementChanges } from '../kernel/nftables/element-writer.js';
+import { deleteUnNatted, listFlows } from '../kernel/conntrack.js';
+import { unNattedFlows } from '../policy/stale-flows.js';
 import type { Plan } from '../backends/nftables/plan.js';
 import type { TamperWatch } from './tamper-watch.js';
 import { everyPort, type PortPolicy } from '../policy/port-policy.js';
@@ -57,6 +60,14 @@ export class NftablesPlane implements DataPlane {
       return undefined;
     });
     return created ?? applyScript(whole('replace'));
+  }
+
+  async afterReplace(all: () => Iterable<PortPolicy>): Promise<void> {
+    const listed = await Promise.all(FAMILIES.flatMap((f) => (['tcp', 'udp'] as const).map((p) => listFlows(f, p))));
+    const stale = unNattedFlows(listed.flat(), all());
+    if (stale.length === 0) return;
+    await deleteUnNatted(stale);
+    this.log.info({ frontends: stale.length }, 'cleared conntrack entries made while the rules were missing');
   }
 
   async tampered(): Promise<boolean> {

@@ -47,3 +47,40 @@ function frontends(p: PortPolicy): StaleFlow[] {
   const vips = frontendIPs(sp).map((ip) => ({ family: sp.family, origDst: ip, origDport: sp.port }));
   return sp.nodePort ? [...vips, { family: sp.family, origDport: sp.nodePort }] : vips;
 }
+
+/** A conntrack entry, as far as choosing stale ones goes. */
+export interface TrackedFlow {
+  readonly family: Family;
+  readonly protocol: 'tcp' | 'udp';
+  readonly origDst: string;
+  readonly origDport: number;
+  readonly replySrc: string;
+}
+
+/**
+ * The frontends (cluster, external, load-balancer IP and port) with entries
+ * that were never DNATed (the reply comes from the original destination).
+ * The kernel makes them while the rules are missing: before the first start,
+ * while someone else's flush lasts, between the steps that create the tables.
+ * The rules never see the rest of such a flow: a new TCP connection from a
+ * reused source port meets the entry and is refused; a UDP socket's datagrams
+ * go nowhere for as long as it keeps sending. NodePorts are left alone: a
+ * node address not rewritten is the node's own traffic.
+ */
+export function unNattedFlows(entries: Iterable<TrackedFlow>, policies: Iterable<PortPolicy>): Omit<TrackedFlow, 'replySrc'>[] {
+  const key = (f: Omit<TrackedFlow, 'replySrc' | 'family'>) => `${f.protocol} ${f.origDst} ${f.origDport}`;
+  const found = new Map<string, Omit<TrackedFlow, 'replySrc'>>();
+  for (const e of entries) if (e.replySrc === e.origDst) found.set(key(e), { family: e.family, protocol: e.protocol, origDst: e.origDst, origDport: e.origDport });
+  if (found.size === 0) return [];
+  const out: Omit<TrackedFlow, 'replySrc'>[] = [];
+  for (const { sp } of policies) {
+    if (sp.protocol === 'sctp') continue;
+    for (const origDst of frontendIPs(sp)) {
+      const k = key({ protocol: sp.protocol, origDst, origDport: sp.port });
+      const f = found.get(k);
+      if (f) out.push(f);
+      found.delete(k); // once, though two ports share the frontend
+    }
+  }
+  return out;
+}

@@ -98,6 +98,12 @@ e2e('faults: the node keeps every rule', () => {
     const line = body.split('\n').find((l) => l.startsWith(name));
     return line ? Number(line.split(' ').pop()) : 0;
   };
+  /** The kernel's entries for connections to the web VIP that were never DNATed (made while the rules were missing), by source port. */
+  const unNatted = async (sport?: number) => {
+    const listed = await netnsExec(bed.topo.nodeNs, ['conntrack', '-L', '-f', 'ipv4', '-p', 'tcp', '--orig-dst', VIP.v4, ...(sport ? ['--sport', String(sport)] : [])]);
+    return listed.split('\n').filter((l) => l.includes(` src=${VIP.v4} dst=`));
+  };
+  const cleared = () => until('the entries made while the rules were missing are cleared', async () => (await unNatted()).length === 0, 10_000);
   const reaches = async (pods: PodName[]) => {
     const r = await bed.probe('cp', Array.from({ length: 16 * pods.length }, () => ({ proto: 'tcp' as const, addr: VIP.v4, port: 80 })));
     const seen = new Set(r.map((x) => (x.outcome === 'ok' ? x.reply.localAddr : x.outcome)));
@@ -229,12 +235,37 @@ e2e('faults: the node keeps every rule', () => {
       expect(await metric('svcrouter_tamper_restores_total')).toBe(1);
       expect(a.logs.some((l) => /changed by someone else/.test(l.msg ?? ''))).toBe(true);
       await expectKernelHoldsCluster();
+      await cleared(); // the probes while the rules were missing left entries that new connections from the same ports would meet
       startTraffic();
       await new Promise((r) => setTimeout(r, 1500));
       expectNoFailure(await stopTraffic());
       for (const o of sticky) api.remove(o.kind as 'Service' | 'EndpointSlice', 'default', (o.metadata as Raw).name as string);
     });
   }
+
+  it('a connection from a source port the kernel saw while the rules were missing is served once they are restored', async () => {
+    for (const o of web(['a1', 'b1'])) api.upsert(o);
+    const a = run(30_000);
+    await synced(a);
+    const SPORT = 40_123;
+    const fromPort = async () => (await bed.probe('cp', [{ proto: 'tcp', addr: VIP.v4, port: 80, srcPort: SPORT, timeoutMs: 2500 }]))[0]!.outcome;
+    // Conntrack is on whatever svcrouter holds, as on any real node (here: a CNI's masquerade chain). While
+    // svcrouter's table is gone a connection to the VIP is tracked but not rewritten: it goes out by the node's
+    // default route, and its entry would hold the next connection from that port for 120 s.
+    await netnsExec(bed.topo.nodeNs, ['nft', '-f', '-'], 'table ip cni {\n chain postrouting {\n type nat hook postrouting priority srcnat\n ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade\n }\n}\n');
+    for (let attempt = 0; (await unNatted(SPORT)).length === 0; attempt++) {
+      expect(attempt, 'the kernel made no entry while the rules were missing (restored before the probe each time)').toBeLessThan(5);
+      await until('the rules are in', () => reaches(['a1', 'b1']), 20_000, 50);
+      await netnsExec(bed.topo.nodeNs, ['nft', 'delete', 'table', 'ip', 'svcrouter']);
+      await bed.probe('cp', [{ proto: 'tcp', addr: VIP.v4, port: 80, srcPort: SPORT, timeoutMs: 300 }]);
+    }
+    await until('traffic flows again', () => reaches(['a1', 'b1']), 20_000, 50);
+    await cleared();
+    expect(await fromPort()).toBe('ok');
+    expect(a.logs.some((l) => l.msg === 'cleared conntrack entries made while the rules were missing')).toBe(true);
+    await netnsExec(bed.topo.nodeNs, ['nft', 'delete', 'table', 'ip', 'cni']);
+    await expectKernelHoldsCluster();
+  });
 
   it('SIGTERM leaves the rules in place, and a new agent takes over without a dropped connection', async () => {
     for (const o of web(['a1', 'b1'])) api.upsert(o);

@@ -50,6 +50,8 @@ export interface Probe {
   addr: string;
   port: number;
   src?: string;
+  /** A given source port (a flow the kernel has seen before); any by default. */
+  srcPort?: number;
   timeoutMs?: number;
 }
 
@@ -272,7 +274,7 @@ export async function createTopology(opts: TopologyOptions = { pods: [] }): Prom
       return apiHost;
     },
     async probe(ns, probes) {
-      const input = probes.map((p) => `${p.proto} ${p.addr} ${p.port} ${p.src ?? '-'} ${p.timeoutMs ?? 1500}\n`).join('');
+      const input = probes.map((p) => `${p.proto} ${p.addr} ${p.port} ${p.src ?? '-'} ${p.timeoutMs ?? 1500} ${p.srcPort ?? 0}\n`).join('');
       return (await netnsExec(ns, [cTool('probe')], input)).trimEnd().split('\n').filter((l) => l !== '').map(parseProbeLine);
     },
     exec: (ns, cmd) => netnsExec(ns, ['bash', '-c', cmd]),

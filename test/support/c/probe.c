@@ -1,5 +1,5 @@
 // Probe client for kernel tests. Reads one probe a line on stdin:
-//   tcp|udp <addr> <port> <src or -> <timeoutMs>
+//   tcp|udp <addr> <port> <src or -> <timeoutMs> <source port, 0: any>
 // and prints one result a line, in the same order:
 //   ok <localAddr> <localPort> <peerAddr> <peerPort>   (the echo server's line)
 //   refused | timeout | error <ERRNO>: <message>
@@ -90,6 +90,7 @@ static void start(struct probe *p) {
   if (p->has_from) {
     int one = 1;
     setsockopt(p->fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); // a given source port, used again
     if (bind(p->fd, (struct sockaddr *)&p->from, p->len) != 0) return fail(p, errno);
   }
   p->start = now_ms();
@@ -134,9 +135,9 @@ int main(void) {
   size_t n = 0, cap = 64;
   struct probe *ps = calloc(cap, sizeof *ps);
   char proto[8], addr[64], src[64];
-  int port;
+  int port, sport;
   long long timeout;
-  while (scanf("%7s %63s %d %63s %lld", proto, addr, &port, src, &timeout) == 5) {
+  while (scanf("%7s %63s %d %63s %lld %d", proto, addr, &port, src, &timeout, &sport) == 6) {
     if (n == cap) ps = realloc(ps, (cap *= 2) * sizeof *ps);
     struct probe *p = &ps[n++];
     memset(p, 0, sizeof *p);
@@ -145,8 +146,9 @@ int main(void) {
     p->timeout = timeout;
     if (parse_addr(addr, port, &p->to, &p->len) != 0) { finish(p, "error bad address %s", addr); continue; }
     socklen_t l;
-    if (strcmp(src, "-") != 0) {
-      if (parse_addr(src, 0, &p->from, &l) != 0) { finish(p, "error bad source %s", src); continue; }
+    if (strcmp(src, "-") != 0 || sport != 0) {
+      const char *any = p->to.ss_family == AF_INET ? "0.0.0.0" : "::";
+      if (parse_addr(strcmp(src, "-") != 0 ? src : any, sport, &p->from, &l) != 0) { finish(p, "error bad source %s", src); continue; }
       p->has_from = 1;
     }
   }
