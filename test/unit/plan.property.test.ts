@@ -5,12 +5,12 @@ import fc from 'fast-check';
 import { buildState } from '../../src/state/build.js';
 import { desiredTables } from '../../src/backends/nftables/desired.js';
 import { pushElements, renderTables } from '../../src/backends/nftables/render.js';
-import { planTables, type ElementChange } from '../../src/backends/nftables/plan.js';
+import { plan, planTables, type ElementChange } from '../../src/backends/nftables/plan.js';
 import { elementText, TABLE } from '../../src/backends/nftables/model.js';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/config.js';
 import { parseCIDR } from '../../src/state/addr.js';
 import { FakeNft } from '../support/fake-nft.js';
-import { clusterArb, feedDraw } from '../support/arbitrary-cluster.js';
+import { clusterArb, feedDraw, toObjects, type ServiceSpec } from '../support/arbitrary-cluster.js';
 import { IncrementalTables } from '../../src/backends/nftables/incremental.js';
 import { PolicyTable } from '../../src/policy/port-policy.js';
 import { StateTracker } from '../../src/state/tracker.js';
@@ -75,6 +75,27 @@ describe('planner', () => {
         expect(rendered.dump()).toBe(full.dump());
       });
     }), { numRuns: 200 });
+  });
+
+  // Re-pointing a verdict-map element makes the kernel check every jump of the table again.
+  it.each([0, 10800] as const)('an endpoint count change between counts already served moves set elements, and changes no verdict (affinity %i)', (affinity) => {
+    const spec = (id: number, hosts: number[]): ServiceSpec => ({
+      id, type: 'LoadBalancer', dual: true, etpLocal: true, itpLocal: false, affinity, udp: false, externalIP: true,
+      sourceRanges: false, proxyMode: false, twoPorts: false,
+      endpoints: hosts.map((host) => ({ host, node: 'node-a', state: 'ready', zone: undefined })),
+    });
+    // Each uses all four kinds of load-balancing chain (ETP Local); svc1 and svc2 keep both counts served.
+    const before = tables(toObjects([spec(0, [1, 2]), spec(1, [1, 2]), spec(2, [3, 4, 5])]));
+    const after = tables(toObjects([spec(0, [1, 2, 6]), spec(1, [1, 2]), spec(2, [3, 4, 5])]));
+    const p = plan(before, after);
+    expect(p.elements).toBeDefined();
+    const moved = new Set(p.elements!.map((c) => `${c.verb} ${c.set}`));
+    for (const kind of ['vip', 'vipsc', 'np', 'npsc']) {
+      const group = (n: number) => (affinity ? `${kind}-affinity-${affinity}-${n}` : `${kind}-${n}`);
+      expect(moved).toContain(`delete ${group(2)}-frontends`);
+      expect(moved).toContain(`add ${group(3)}-frontends`);
+    }
+    expect(p.elements!.filter((c) => c.decl.includes(': verdict'))).toEqual([]);
   });
 
   it('plans nothing between equal states', () => {

@@ -76,7 +76,7 @@ export function portIpvsContribution(p: PortPolicy, cfg: Config, ctx: FamilyCont
       for (const r of withoutNested(p.firewallAllow)) add('firewall-allow', `${vipKey(ip)} . ${r.text}`);
     }
   }
-  return { id: sp.id, family: sp.family, helper: { elements, sets: [], chains: [] }, virtualServers: servers, addresses };
+  return { id: sp.id, family: sp.family, helper: { elements, sets: [], chains: [], rules: [] }, virtualServers: servers, addresses };
 }
 
 /** Whether a port's decision needs a short-circuit virtual server (and so a firewall mark). */

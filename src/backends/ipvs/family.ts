@@ -34,5 +34,5 @@ export function baseHelperContribution(state: ProxyState, cfg: Config, ctx: Fami
     ...ctx.nodePortIPs.map((ip): [string, string, string] => ['nodeport-ips', ip, '']),
     ...withoutNested(state.serviceCIDRs.filter((c) => c.family === f)).map((c): [string, string, string] => ['service-cidrs', c.text, '']),
   ];
-  return { elements, sets: [...declareHelperSets(f)], chains: [...helperChains(cfg, state.node, f)] };
+  return { elements, sets: [...declareHelperSets(f)], chains: [...helperChains(cfg, state.node, f)], rules: [] };
 }

@@ -1,12 +1,13 @@
 // Port policies -> the table's elements and its shared load-balancing chains.
 // Everything per service or per endpoint is an element; chains exist once
-// per distinct endpoint count (and affinity timeout), whatever the cluster size.
+// per distinct endpoint count (and affinity timeout), whatever the cluster size,
+// and each adds the rule that enters it to its dispatch chain.
 import type { Config } from '../../config/config.js';
 import { withoutNested } from '../../state/addr.js';
 import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
-import { affinitySet, backendsMapDecl, declareSets, familyNames, keyExpr, SHARED_SETS, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
-import { withComment, type Chain, type NftFamily, type NftTable } from './model.js';
+import { affinitySet, backendsMapDecl, declareSets, dispatchChain, dispatchRule, familyNames, frontendsSetDecl, keyExpr, SHARED_SETS, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
+import { withAddedRules, withComment, type Chain, type NftFamily, type NftTable } from './model.js';
 import { nodePortAddresses } from '../../policy/node-traffic.js';
 
 /** What one service port (or the fixed part of a table) puts in its family's table. */
@@ -14,6 +15,8 @@ export interface Contribution {
   readonly elements: readonly (readonly [set: string, key: string, value: string])[];
   readonly sets: readonly (readonly [name: string, decl: string])[];
   readonly chains: readonly (readonly [name: string, chain: Chain])[];
+  /** Rules added to a chain several contributions share (see withAddedRules). */
+  readonly rules: readonly (readonly [chain: string, rule: string])[];
 }
 
 /** The whole tables, at once: what `dump` prints and `dump --base` diffs. */
@@ -29,9 +32,11 @@ export function tableOf(family: NftFamily, contributions: Iterable<Contribution>
   const sets = new Map<string, string>();
   const chains = new Map<string, Chain>();
   const elements = new Map<string, Map<string, string>>();
+  const added = new Map<string, Set<string>>();
   for (const c of contributions) {
     for (const [name, decl] of c.sets) if (!sets.has(name)) sets.set(name, decl);
     for (const [name, chain] of c.chains) if (!chains.has(name)) chains.set(name, chain);
+    for (const [chain, rule] of c.rules) (added.get(chain) ?? added.set(chain, new Set()).get(chain)!).add(rule);
     for (const [set, key, value] of c.elements) {
       let elems = elements.get(set);
       if (!elems) elements.set(set, (elems = new Map()));
@@ -39,6 +44,11 @@ export function tableOf(family: NftFamily, contributions: Iterable<Contribution>
       if (had !== undefined && had !== value) throw new Error(`element ${key} of ${set} claimed with two values: ${had} and ${value}`);
       elems.set(key, value);
     }
+  }
+  for (const [name, rules] of added) {
+    const chain = chains.get(name);
+    if (!chain) throw new Error(`rules added to chain ${name}, which no contribution declares`);
+    chains.set(name, withAddedRules(chain, rules));
   }
   return { family, sets, chains, elements: new Map([...sets.keys()].map((name) => [name, elements.get(name) ?? new Map()])) };
 }
@@ -48,6 +58,7 @@ class Recorder {
   readonly elements: [string, string, string][] = [];
   readonly sets = new Map<string, string>();
   readonly chains = new Map<string, Chain>();
+  readonly rules: [string, string][] = [];
   /** With `declarationsOnly`, only declarations, chains and the elements of shared sets are recorded. */
   constructor(readonly fam: FamilyNames, private readonly declarationsOnly = false) {}
 
@@ -56,14 +67,17 @@ class Recorder {
   }
 
   done(): Contribution {
-    return { elements: this.elements, sets: [...this.sets], chains: [...this.chains] };
+    return { elements: this.elements, sets: [...this.sets], chains: [...this.chains], rules: this.rules };
   }
 
-  /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that enters them. */
+  /** Elements and chains that load-balance `eps` for one frontend key; returns the dispatch map's verdict that leads there. */
   group(kind: DispatchKind, key: string, eps: readonly Endpoint[], affinity: number): string {
     const chain = affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length);
+    this.sets.set(`${chain}-frontends`, frontendsSetDecl(kind, this.fam));
+    this.rules.push([dispatchChain(kind), dispatchRule(kind, chain, this.fam)]);
+    this.add(`${chain}-frontends`, key);
     if (!this.declarationsOnly) eps.forEach((e, slot) => this.add(`${chain}-backends`, `${key} . ${slot}`, `${e.ip} . ${e.port}`));
-    return `goto ${chain}`;
+    return `goto ${dispatchChain(kind)}`;
   }
 
   /** A chain group's own backends map (see backendsMapDecl for why it is not shared). */

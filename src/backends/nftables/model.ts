@@ -19,6 +19,20 @@ export interface NftTable {
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
+/**
+ * A chain with the rules contributions add to it (each load-balancing chain
+ * adds its entry to its dispatch chain): after its own rules, each once, in
+ * one order whatever order they came in, so that a whole render and the
+ * incremental store write the same chain. Ascending endpoint counts: small
+ * Services, the common ones, are found first.
+ */
+export function withAddedRules(chain: Chain, added: Iterable<string>): Chain {
+  const rules = [...added].sort(RULE_ORDER.compare);
+  return rules.length === 0 ? chain : { ...chain, rules: [...chain.rules, ...rules] };
+}
+
+const RULE_ORDER = new Intl.Collator('en', { numeric: true });
+
 /** An element's stored value: its data, and optionally a comment after a tab. */
 export function withComment(data: string, comment: string): string {
   return `${data}\t${comment}`;

@@ -4,11 +4,12 @@
 // ports, a hairpin pair), also counted. Every other element belongs to exactly
 // one contribution, so it is known from that contribution's decision and not
 // stored: at 10k services that is 200k+ elements the agent need not hold.
+// Rules contributions add to a shared chain are counted too.
 // Records what an update touched, so the plan for it costs what changed.
 import { plan, type Plan } from './plan.js';
 import { SHARED_SETS } from './layout.js';
 import type { Contribution } from './desired.js';
-import type { Chain, NftFamily, NftTable } from './model.js';
+import { withAddedRules, type Chain, type NftFamily, type NftTable } from './model.js';
 
 interface Counted<T> { value: T; refs: number }
 
@@ -18,6 +19,8 @@ interface Touch { before: string | undefined; after: string | undefined }
 export class TableStore {
   private readonly sets = new Map<string, Counted<string>>();
   private readonly chains = new Map<string, Counted<Chain>>();
+  /** Chain -> rule added to it -> the contributions adding it. */
+  private readonly addedRules = new Map<string, Map<string, number>>();
   private readonly shared: Map<string, Map<string, number>>;
   /** Off while a table is filled for a full render: nothing to plan, so nothing to remember. */
   recording = true;
@@ -32,25 +35,27 @@ export class TableStore {
   }
 
   add(c: Contribution): void {
-    for (const [name, decl] of c.sets) this.count(this.sets, name, decl, 1, this.touchedSets);
-    for (const [name, chain] of c.chains) this.count(this.chains, name, chain, 1, this.touchedChains);
+    for (const [name, decl] of c.sets) this.count(this.sets, name, decl, 1, this.touchSet);
+    for (const [name, chain] of c.chains) this.count(this.chains, name, chain, 1, this.touchChain);
+    for (const [chain, rule] of c.rules) this.rule(chain, rule, 1);
     for (const [set, key, value] of c.elements) this.element(set, key, value, 1);
   }
 
   remove(c: Contribution): void {
     for (const [set, key, value] of c.elements) this.element(set, key, value, -1);
-    for (const [name, chain] of c.chains) this.count(this.chains, name, chain, -1, this.touchedChains);
-    for (const [name, decl] of c.sets) this.count(this.sets, name, decl, -1, this.touchedSets);
+    for (const [chain, rule] of c.rules) this.rule(chain, rule, -1);
+    for (const [name, chain] of c.chains) this.count(this.chains, name, chain, -1, this.touchChain);
+    for (const [name, decl] of c.sets) this.count(this.sets, name, decl, -1, this.touchSet);
   }
 
   /** The declarations and chains now, in the order they first appeared. */
   declarations(): { sets: [string, string][]; chains: [string, Chain][] } {
-    return { sets: [...this.sets].map(([k, v]) => [k, v.value]), chains: [...this.chains].map(([k, v]) => [k, v.value]) };
+    return { sets: [...this.sets].map(([k, v]) => [k, v.value]), chains: [...this.chains.keys()].map((k) => [k, this.chain(k)!]) };
   }
 
   /** Its chains with their rule counts, and its sets: what the kernel should show of the table. */
   shape(): { family: NftFamily; chains: Map<string, number>; sets: string[] } {
-    return { family: this.family, chains: new Map([...this.chains].map(([name, c]) => [name, c.value.rules.length])), sets: [...this.sets.keys()] };
+    return { family: this.family, chains: new Map([...this.chains.keys()].map((name) => [name, this.chain(name)!.rules.length])), sets: [...this.sets.keys()] };
   }
 
   /** The elements of the shared sets (the others come from their contributions). */
@@ -78,7 +83,7 @@ export class TableStore {
     }
     for (const [name, was] of this.touchedChains) {
       if (was !== undefined) (before.chains as Map<string, Chain>).set(name, was);
-      const now = this.chains.get(name)?.value;
+      const now = this.chain(name);
       if (now !== undefined) (after.chains as Map<string, Chain>).set(name, now);
     }
     for (const [set, keys] of this.touchedElements) {
@@ -96,15 +101,42 @@ export class TableStore {
     return plan([before], [after]);
   }
 
-  private count<T>(store: Map<string, Counted<T>>, name: string, value: T, delta: 1 | -1, touched: Map<string, T | undefined>): void {
+  /** A chain as the kernel should hold it: its own rules and those added to it. */
+  private chain(name: string): Chain | undefined {
+    const c = this.chains.get(name)?.value;
+    const added = this.addedRules.get(name);
+    return c && added ? withAddedRules(c, added.keys()) : c;
+  }
+
+  // Each remembers what an object was before the current round of changes.
+  private readonly touchSet = (name: string): void => {
+    if (this.recording && !this.touchedSets.has(name)) this.touchedSets.set(name, this.sets.get(name)?.value);
+  };
+
+  private readonly touchChain = (name: string): void => {
+    if (this.recording && !this.touchedChains.has(name)) this.touchedChains.set(name, this.chain(name));
+  };
+
+  private count<T>(store: Map<string, Counted<T>>, name: string, value: T, delta: 1 | -1, touch: (name: string) => void): void {
+    touch(name);
     const cur = store.get(name);
-    if (this.recording && !touched.has(name)) touched.set(name, cur?.value);
     if (delta > 0) {
       if (cur) cur.refs++;
       else store.set(name, { value, refs: 1 });
     } else if (cur && --cur.refs === 0) {
       store.delete(name);
     }
+  }
+
+  /** Only the first contribution adding a rule and the last one taking it out change its chain. */
+  private rule(chain: string, rule: string, delta: 1 | -1): void {
+    let rules = this.addedRules.get(chain);
+    if (!rules) this.addedRules.set(chain, (rules = new Map()));
+    const n = (rules.get(rule) ?? 0) + delta;
+    if (n === (delta > 0 ? 1 : 0)) this.touchChain(chain);
+    if (n > 0) rules.set(rule, n);
+    else rules.delete(rule);
+    if (rules.size === 0) this.addedRules.delete(chain);
   }
 
   /** A shared element counts its contributions; any other comes and goes with its one contribution. */
