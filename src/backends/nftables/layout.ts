@@ -22,9 +22,19 @@ export function familyNames(f: Family): FamilyNames {
     : { nft: 'ip6', ip: 'ip6', addr: 'ipv6_addr', loopback: '::1' };
 }
 
+/** Whether a dispatch kind is keyed by the destination address as well as the port. */
+function byAddress(kind: DispatchKind): boolean {
+  return kind === 'vip' || kind === 'vipsc';
+}
+
 /** The packet fields a dispatch kind is keyed by. */
 export function keyExpr(kind: DispatchKind, fam: FamilyNames): string {
-  return kind === 'vip' || kind === 'vipsc' ? `${fam.ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport';
+  return byAddress(kind) ? `${fam.ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport';
+}
+
+/** The type of those fields, as a set declares its key. */
+function keyType(kind: DispatchKind, fam: FamilyNames): string {
+  return byAddress(kind) ? `${fam.addr} . inet_proto . inet_service` : 'inet_proto . inet_service';
 }
 
 /**
@@ -40,7 +50,7 @@ export function dispatchChain(kind: DispatchKind): string {
 
 /** The frontends one load-balancing chain (or affinity chain group) serves, keyed as its dispatch map is. */
 export function frontendsSetDecl(kind: DispatchKind, fam: FamilyNames): string {
-  return kind === 'vip' || kind === 'vipsc' ? `type ${fam.addr} . inet_proto . inet_service ;` : 'type inet_proto . inet_service ;';
+  return `type ${keyType(kind, fam)} ;`;
 }
 
 /** The dispatch chain's rule that enters load-balancing chain `chain`. */
@@ -59,19 +69,20 @@ export const SHARED_SETS: readonly string[] = ['cluster-ips', 'hairpin'];
 
 export function declareSets(f: Family): Map<string, string> {
   const fam = familyNames(f);
-  const vipKey = `${fam.addr} . inet_proto . inet_service`;
+  const vipKey = keyType('vip', fam);
+  const npKey = keyType('np', fam);
   const sets = new Map<string, string>([
     ['cluster-ips', `type ${fam.addr} ;`],
     ['nodeport-ips', `type ${fam.addr} ;`],
     ['service-cidrs', `type ${fam.addr} ; flags interval ;`],
     ['service-ips', `type ${vipKey} : verdict ;`],
-    ['service-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['service-nodeports', `type ${npKey} : verdict ;`],
     ['external-ips', `type ${vipKey} : verdict ;`],
-    ['external-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['external-nodeports', `type ${npKey} : verdict ;`],
     ['shortcircuit-ips', `type ${vipKey} : verdict ;`],
-    ['shortcircuit-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['shortcircuit-nodeports', `type ${npKey} : verdict ;`],
     ['no-endpoint-services', `type ${vipKey} : verdict ;`],
-    ['no-endpoint-nodeports', 'type inet_proto . inet_service : verdict ;'],
+    ['no-endpoint-nodeports', `type ${npKey} : verdict ;`],
     ['firewall-ips', `type ${vipKey} ;`],
     ['firewall-allow', `type ${vipKey} . ${fam.addr} ; flags interval ;`],
     ['hairpin', `type ${fam.addr} . ${fam.addr} ;`],
