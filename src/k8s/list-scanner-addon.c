@@ -220,6 +220,11 @@ static int comma(struct scanner *s, const unsigned char *chunk, size_t i) {
 static int scan(struct scanner *s, const unsigned char *chunk, size_t len, struct result *r) {
   s->run_start = s->capture != NONE && !s->cutting ? 0 : -1;
   for (size_t i = 0; i < len && !s->error; i++) {
+    /* Most bytes are inside strings that are not keys, where only a quote, a backslash or a newline means anything. */
+    if (s->in_string && !s->escape && !s->keying) {
+      while (i < len && chunk[i] != QUOTE && chunk[i] != BACKSLASH && chunk[i] != 0x0a) i++;
+      if (i == len) break;
+    }
     unsigned char c = chunk[i];
     /* An event is one line (the API server writes compact JSON): a line that ends inside one is malformed. */
     if (s->events && c == 0x0a && s->depth > 0) {

@@ -29,6 +29,8 @@ export class ListScanner {
   constructor(
     private readonly onItem: (item: Record<string, unknown>) => void,
     drop: ReadonlySet<string>,
+    /** The list's metadata, as soon as it has arrived (an API server sends it before the items). */
+    private readonly onMetadata: (metadata: Record<string, unknown>) => void = () => {},
     private readonly events = false,
   ) {
     addon ??= loadAddon<Addon>('list-scanner');
@@ -37,7 +39,7 @@ export class ListScanner {
 
   /** A scanner of a watch's stream: each event, a JSON object, to onEvent as soon as it has arrived whole. */
   static events(onEvent: (event: Record<string, unknown>) => void, drop: ReadonlySet<string>): ListScanner {
-    return new ListScanner(onEvent, drop, true);
+    return new ListScanner(onEvent, drop, undefined, true);
   }
 
   push(chunk: Buffer): void {
@@ -49,8 +51,10 @@ export class ListScanner {
       } catch (e) {
         throw new ListFormatError(`${this.events ? 'an event' : 'an element of the list'} is not JSON: ${(e as Error).message}`);
       }
-      if (kind === 1) this.metadata = value;
-      else this.onItem(value);
+      if (kind === 1) {
+        this.metadata = value;
+        this.onMetadata(value);
+      } else this.onItem(value);
     }
   }
 

@@ -64,7 +64,8 @@ export class Reflector {
   private readonly cache = new Map<string, string>();
   private rv = '';
   private stopped = false;
-  private current: http.ClientRequest | undefined;
+  /** Requests under way (a list reads one page while asking for the next): a stop ends them all. */
+  private readonly requests = new Set<http.ClientRequest>();
   private wake: (() => void) | undefined;
   private resolveSynced!: () => void;
   /** Resolves once the first full list has been applied. */
@@ -93,7 +94,7 @@ export class Reflector {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.current?.destroy();
+    for (const req of this.requests) req.destroy();
     this.wake?.();
     await this.loop;
   }
@@ -177,25 +178,39 @@ export class Reflector {
    * A full, paginated list; then the cache is exactly that list, with events
    * only for differences. Each object is delivered as soon as its bytes have
    * arrived (list-scanner.ts), so no page is ever held whole; what the list
-   * lacks is deleted at the end.
+   * lacks is deleted at the end. The next page is asked for as soon as this
+   * one's continue token has arrived (an API server writes the list's
+   * metadata before its items): the server prepares it while this page is
+   * read, instead of the two taking turns.
    */
   private async list(): Promise<void> {
     const seen = new Set<string>();
-    let cont = '';
+    const limit = String(this.opts.pageSize ?? 500);
+    let next: Promise<http.IncomingMessage> | undefined = this.request(this.query({ limit }));
     let rv = '';
-    do {
-      const q = this.query({ limit: String(this.opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) });
-      const metadata = await this.listPage(q, (item) => {
-        const o = this.typed(checkObject(item, `list ${this.opts.path}`));
-        const k = keyOf(o);
-        seen.add(k);
-        const old = this.cache.get(k);
-        if (old === undefined) this.apply('ADDED', o);
-        else if (old !== rvOf(o)) this.apply('MODIFIED', o);
-      }) as { resourceVersion?: string; continue?: string };
-      cont = metadata.continue ?? '';
-      rv = metadata.resourceVersion ?? rv;
-    } while (cont !== '');
+    try {
+      while (next) {
+        const res = await next;
+        next = undefined;
+        const metadata = await this.listPage(res, (item) => {
+          const o = this.typed(checkObject(item, `list ${this.opts.path}`));
+          const k = keyOf(o);
+          seen.add(k);
+          const old = this.cache.get(k);
+          if (old === undefined) this.apply('ADDED', o);
+          else if (old !== rvOf(o)) this.apply('MODIFIED', o);
+        }, (meta) => {
+          const cont = typeof meta.continue === 'string' ? meta.continue : '';
+          if (cont === '' || next) return;
+          next = this.request(this.query({ limit, continue: cont }));
+          next.catch(() => {}); // awaited in turn; until then its failure is not yet ours to handle
+        });
+        rv = typeof metadata.resourceVersion === 'string' ? metadata.resourceVersion : rv;
+      }
+    } catch (e) {
+      void next?.then((r) => r.destroy(), () => {});
+      throw e;
+    }
     if (this.hasSyncedOnce) this.opts.onRelist?.();
     for (const [k, oldRv] of this.cache) if (!seen.has(k)) this.apply('DELETED', this.typed(stub(k, oldRv)));
     this.rv = rv;
@@ -300,13 +315,12 @@ export class Reflector {
     return q;
   }
 
-  /** One page of a list: each item to `onItem` as it arrives; resolves with the list's metadata. */
-  private async listPage(q: URLSearchParams, onItem: (item: Obj) => void): Promise<Record<string, unknown>> {
-    const res = await this.request(q);
+  /** One page of a list: each item to `onItem` as it arrives, its metadata to `onMetadata` as soon as it has; resolves with the metadata. */
+  private async listPage(res: http.IncomingMessage, onItem: (item: Obj) => void, onMetadata: (metadata: Obj) => void): Promise<Obj> {
     // A list that stops sending must not hold up the first sync forever.
     res.setTimeout(this.opts.idleTimeoutMs ?? 90_000, () => res.destroy(new StallError(`list ${this.opts.path}: no data for a while`)));
     if (res.statusCode !== 200) throw new HttpError(res.statusCode ?? 0, `list ${this.opts.path}: HTTP ${res.statusCode} ${(await readAll(res)).slice(0, 300)}`, retryAfterMs(res));
-    const scanner = new ListScanner(onItem, this.opts.ignoredKeys ?? NO_KEYS);
+    const scanner = new ListScanner(onItem, this.opts.ignoredKeys ?? NO_KEYS, onMetadata);
     try {
       for await (const chunk of res) scanner.push(chunk as Buffer);
       return scanner.end();
@@ -325,7 +339,8 @@ export class Reflector {
     return new Promise((resolve, reject) => {
       if (this.stopped) return reject(new Error('stopped'));
       const req = lib.request(url, opts, resolve);
-      this.current = req;
+      this.requests.add(req);
+      req.on('close', () => this.requests.delete(req));
       req.on('error', reject);
       req.setTimeout(30_000, () => req.destroy(new StallError('no response headers within 30 s')));
       req.on('response', () => req.setTimeout(0));

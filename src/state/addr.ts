@@ -14,10 +14,8 @@ export function parseIP(text: unknown): { family: Family; ip: string } | null {
   // common case by far: 100k+ endpoint addresses at scale).
   if (v === 4) return { family: 'ipv4', ip: t };
 
-  const addr = ipaddr.parse(t);
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
-    return { family: 'ipv4', ip: (addr as ipaddr.IPv6).toIPv4Address().toString() };
-  }
+  const addr = ipaddr.IPv6.parse(t);
+  if (addr.isIPv4MappedAddress()) return { family: 'ipv4', ip: addr.toIPv4Address().toString() };
   return { family: 'ipv6', ip: addr.toString() };
 }
 
@@ -44,10 +42,24 @@ function networkV6(ip: string, len: number): ipaddr.IPv6 {
   return ipaddr.fromByteArray(bytes.map((b, i) => b & mask[i]!)) as ipaddr.IPv6;
 }
 
+/** The parsed network of each Cidr, for as long as the Cidr lives (a Service's source ranges are checked on every sync). */
+const networks = new WeakMap<Cidr, [ipaddr.IPv4 | ipaddr.IPv6, number]>();
+
+/**
+ * Parsed by its own family's parser: ipaddr.js's generic parse tries IPv6
+ * first and throws, which made IPv4 ranges the costliest part of a 10k
+ * cluster's first sync.
+ */
+function network(c: Cidr): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+  let n = networks.get(c);
+  if (!n) networks.set(c, (n = c.family === 'ipv4' ? ipaddr.IPv4.parseCIDR(c.text) : ipaddr.IPv6.parseCIDR(c.text)));
+  return n;
+}
+
 export function cidrContains(cidr: Cidr, ip: string): boolean {
-  const addr = ipaddr.parse(ip);
-  if (addr.kind() !== (cidr.family === 'ipv4' ? 'ipv4' : 'ipv6')) return false;
-  return addr.match(ipaddr.parseCIDR(cidr.text));
+  const v = isIP(ip);
+  if (v !== (cidr.family === 'ipv4' ? 4 : 6)) return false;
+  return (v === 4 ? ipaddr.IPv4.parse(ip) : ipaddr.IPv6.parse(ip)).match(network(cidr));
 }
 
 export function isLoopback(ip: string): boolean {
@@ -57,10 +69,8 @@ export function isLoopback(ip: string): boolean {
 /** Drop CIDRs contained in another of the list: nft interval sets refuse overlaps. */
 export function withoutNested(cidrs: readonly Cidr[]): Cidr[] {
   const uniq = [...new Map(cidrs.map((c) => [c.text, c])).values()];
-  return uniq.filter((c) => !uniq.some((o) => o.family === c.family
-    && prefixLen(o) < prefixLen(c) && cidrContains(o, c.text.split('/')[0]!)));
-}
-
-function prefixLen(c: Cidr): number {
-  return Number(c.text.split('/')[1]);
+  return uniq.filter((c) => {
+    const [addr, len] = network(c);
+    return !uniq.some((o) => o.family === c.family && network(o)[1] < len && addr.match(network(o)));
+  });
 }

@@ -1,5 +1,7 @@
 // The reflector against the fake API server, through @kubernetes/client-node's
 // KubeConfig: every gap of client-node's own informer, one test each.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Reflector, type Obj } from '../../src/k8s/reflector.js';
@@ -218,6 +220,42 @@ describe('Reflector', () => {
     await r.synced;
     expect(names(r)).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(events.filter((e) => e.type === 'DELETED')).toEqual([]);
+  });
+
+  it('asks for the next page as soon as the continue token has arrived, while the page is still being read', async () => {
+    // A server that sends page 1's metadata and first item, then holds the rest until page 2 is asked for.
+    const item = (name: string) => JSON.stringify(svc(name));
+    let asked!: () => void;
+    const pageTwoAsked = new Promise<void>((resolve) => (asked = resolve));
+    let heldUntilAsked: boolean | undefined;
+    const server = createServer((req, res) => {
+      const cont = new URL(req.url!, 'http://x').searchParams.get('continue');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      if (cont === 'page-2') {
+        asked();
+        return void res.end(`{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"7"},"items":[${item('c')}]}`);
+      }
+      res.write(`{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"page-2"},"items":[${item('a')},`);
+      const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000));
+      void Promise.race([pageTwoAsked.then(() => true), timeout]).then((inTime) => {
+        heldUntilAsked = inTime;
+        res.end(`${item('b')}]}`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      reflector = new Reflector({ kc: kubeconfig(`http://127.0.0.1:${port}`), path: '/api/v1/services', onEvent: () => {}, backoffMs: { initial: 20, max: 200 } });
+      reflector.start();
+      await reflector.synced;
+      expect(heldUntilAsked).toBe(true);
+      expect(names(reflector)).toEqual(['a', 'b', 'c']);
+      await reflector.stop();
+      reflector = undefined;
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('a list that stalls mid-body is abandoned after the idle timeout and retried', async () => {

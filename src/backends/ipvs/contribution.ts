@@ -71,9 +71,10 @@ export function portIpvsContribution(p: PortPolicy, cfg: Config, ctx: FamilyCont
     add('shortcircuit-marks', mark!);
   }
   if (p.firewallAllow) {
+    const allowed = withoutNested(p.firewallAllow);
     for (const ip of sp.loadBalancerIPs) {
       add('firewall-ips', vipKey(ip));
-      for (const r of withoutNested(p.firewallAllow)) add('firewall-allow', `${vipKey(ip)} . ${r.text}`);
+      for (const r of allowed) add('firewall-allow', `${vipKey(ip)} . ${r.text}`);
     }
   }
   return { id: sp.id, family: sp.family, helper: { elements, sets: [], chains: [], rules: [] }, virtualServers: servers, addresses };

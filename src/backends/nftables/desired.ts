@@ -184,9 +184,10 @@ function addPort(b: Recorder, p: PortPolicy): void {
     if (p.externalVerdict) b.add('no-endpoint-nodeports', npKey, c(noEndpoint(p.externalVerdict)));
   }
   if (p.firewallAllow) {
+    const allowed = withoutNested(p.firewallAllow);
     for (const ip of sp.loadBalancerIPs) {
       b.add('firewall-ips', vipKey(ip));
-      for (const c of withoutNested(p.firewallAllow)) b.add('firewall-allow', `${vipKey(ip)} . ${c.text}`);
+      for (const c of allowed) b.add('firewall-allow', `${vipKey(ip)} . ${c.text}`);
     }
   }
 }
