@@ -74,7 +74,7 @@ e2e('svcrouter CLI on a real kernel', () => {
       const script = await run(['npm', 'start', '--silent']);
       expect(script).toMatch(/^add table ip svcrouter$/m);
       await netnsExec(ns!, ['nft', '-f', '-'], script);
-      expect(await netnsExec(ns!, ['nft', 'list', 'map', 'ip', 'svcrouter', 'service-ips'])).toMatch(/10\.96\.0\.10 \. udp \. 53/);
+      expect(await netnsExec(ns!, ['nft', 'list', 'set', 'ip', 'svcrouter', 'service-ips-vip-dispatch'])).toMatch(/10\.96\.0\.10 \. udp \. 53/);
     });
   });
 });

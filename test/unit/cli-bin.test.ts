@@ -67,10 +67,10 @@ describe('npx svcrouter', () => {
     ] });
     const fromStdin = npx(['dump', '-f', '-', '--hostname-override', 'node-a'], list);
     expect(fromStdin.code, fromStdin.err).toBe(0);
-    expect(fromStdin.out).toContain('10.96.0.9 . tcp . 80 comment "default/web:http/tcp" : goto reject-chain');
+    expect(fromStdin.out).toContain('add element ip svcrouter no-endpoint-services-reject-chain { 10.96.0.9 . tcp . 80 comment "default/web:http/tcp" }');
     const delta = npx(['dump', '-f', join(repo, 'examples/cluster'), '--base', '-', '--hostname-override', 'node-a'], list);
     expect(delta.code, delta.err).toBe(0);
-    expect(delta.out).toMatch(/^delete element ip svcrouter no-endpoint-services \{ 10\.96\.0\.9 \. tcp \. 80 \}$/m);
+    expect(delta.out).toMatch(/^delete element ip svcrouter no-endpoint-services-reject-chain \{ 10\.96\.0\.9 \. tcp \. 80 \}$/m);
     expect(npx(['dump', '-f', '-', '--base', '-'], list)).toMatchObject({ code: 1, err: expect.stringMatching(/standard input can be read once/) });
   });
 });

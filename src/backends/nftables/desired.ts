@@ -6,7 +6,7 @@ import type { Config } from '../../config/config.js';
 import { withoutNested } from '../../state/addr.js';
 import { FAMILIES, type Endpoint, type Family, type NodeInfo, type ProxyState } from '../../state/types.js';
 import { decideAll, type NoEndpointVerdict, type PortPolicy } from '../../policy/port-policy.js';
-import { affinitySet, backendsMapDecl, declareSets, dispatchChain, dispatchRule, familyNames, frontendsSetDecl, keyExpr, SHARED_SETS, staticChains, type DispatchKind, type FamilyNames } from './layout.js';
+import { affinitySet, backendsMapDecl, declareSets, dispatchChain, dispatchRule, familyNames, frontendsSetDecl, keyExpr, lookupSet, SHARED_SETS, staticChains, type DispatchKind, type FamilyNames, type Lookup } from './layout.js';
 import { withAddedRules, withComment, type Chain, type NftFamily, type NftTable } from './model.js';
 import { nodePortAddresses } from '../../policy/node-traffic.js';
 
@@ -70,7 +70,7 @@ class Recorder {
     return { elements: this.elements, sets: [...this.sets], chains: [...this.chains], rules: this.rules };
   }
 
-  /** Elements and chains that load-balance `eps` for one frontend key; returns the dispatch map's verdict that leads there. */
+  /** Elements and chains that load-balance `eps` for one frontend key; returns the verdict that leads there. */
   group(kind: DispatchKind, key: string, eps: readonly Endpoint[], affinity: number): string {
     const chain = affinity > 0 ? this.affinityChain(kind, eps.length, affinity) : this.randomChain(kind, eps.length);
     this.sets.set(`${chain}-frontends`, frontendsSetDecl(kind, this.fam));
@@ -155,7 +155,8 @@ function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): readonly string[] 
 function addPort(b: Recorder, p: PortPolicy): void {
   const { sp } = p;
   // ids are built from validated names only; nft refuses comments over 128 characters.
-  const c = (data: string) => withComment(data, sp.id.slice(0, 128));
+  // A frontend in `lookup`'s set for `verdict`; ids are built from validated names only; nft refuses comments over 128 characters.
+  const to = (lookup: Lookup, key: string, verdict: string) => b.add(lookupSet(lookup, verdict), key, withComment('', sp.id.slice(0, 128)));
   const vipKey = (ip: string) => `${ip} . ${sp.protocol} . ${sp.port}`;
   const npKey = `${sp.protocol} . ${sp.nodePort}`;
   const noEndpoint = (v: NoEndpointVerdict) => (v === 'reject' ? 'goto reject-chain' : 'drop');
@@ -163,25 +164,25 @@ function addPort(b: Recorder, p: PortPolicy): void {
   b.add('cluster-ips', sp.clusterIP);
   for (const ip of p.hairpin) b.add('hairpin', `${ip} . ${ip}`);
   if (p.internal.length > 0) {
-    b.add('service-ips', vipKey(sp.clusterIP), c(b.group('vip', vipKey(sp.clusterIP), p.internal, sp.affinityTimeout)));
+    to('service-ips', vipKey(sp.clusterIP), b.group('vip', vipKey(sp.clusterIP), p.internal, sp.affinityTimeout));
   }
-  if (p.internalVerdict) b.add('no-endpoint-services', vipKey(sp.clusterIP), c(noEndpoint(p.internalVerdict)));
+  if (p.internalVerdict) to('no-endpoint-services', vipKey(sp.clusterIP), noEndpoint(p.internalVerdict));
 
   const externals = [...sp.externalIPs, ...sp.loadBalancerIPs];
   const entry = sp.externalPolicyLocal ? 'local' : 'cluster';
   for (const ip of externals) {
     if (p.externalDispatched) {
-      b.add('service-ips', vipKey(ip), c(`goto external-${entry}`));
-      dispatchExternal(b, p, 'vip', vipKey(ip), 'external-ips', 'shortcircuit-ips');
+      to('service-ips', vipKey(ip), `goto external-${entry}`);
+      dispatchExternal(b, p, 'vip', vipKey(ip), 'external-ips', 'shortcircuit-ips', to);
     }
-    if (p.externalVerdict) b.add('no-endpoint-services', vipKey(ip), c(noEndpoint(p.externalVerdict)));
+    if (p.externalVerdict) to('no-endpoint-services', vipKey(ip), noEndpoint(p.externalVerdict));
   }
   if (sp.nodePort !== 0) {
     if (p.externalDispatched) {
-      b.add('service-nodeports', npKey, c(`goto nodeport-${entry}`));
-      dispatchExternal(b, p, 'np', npKey, 'external-nodeports', 'shortcircuit-nodeports');
+      to('service-nodeports', npKey, `goto nodeport-${entry}`);
+      dispatchExternal(b, p, 'np', npKey, 'external-nodeports', 'shortcircuit-nodeports', to);
     }
-    if (p.externalVerdict) b.add('no-endpoint-nodeports', npKey, c(noEndpoint(p.externalVerdict)));
+    if (p.externalVerdict) to('no-endpoint-nodeports', npKey, noEndpoint(p.externalVerdict));
   }
   if (p.firewallAllow) {
     const allowed = withoutNested(p.firewallAllow);
@@ -192,7 +193,7 @@ function addPort(b: Recorder, p: PortPolicy): void {
   }
 }
 
-function dispatchExternal(b: Recorder, p: PortPolicy, kind: 'vip' | 'np', key: string, map: string, scMap: string): void {
-  if (p.external.length > 0) b.add(map, key, b.group(kind, key, p.external, p.sp.affinityTimeout));
-  if (p.shortCircuit.length > 0) b.add(scMap, key, b.group(kind === 'vip' ? 'vipsc' : 'npsc', key, p.shortCircuit, p.sp.affinityTimeout));
+function dispatchExternal(b: Recorder, p: PortPolicy, kind: 'vip' | 'np', key: string, lookup: Lookup, scLookup: Lookup, to: (lookup: Lookup, key: string, verdict: string) => void): void {
+  if (p.external.length > 0) to(lookup, key, b.group(kind, key, p.external, p.sp.affinityTimeout));
+  if (p.shortCircuit.length > 0) to(scLookup, key, b.group(kind === 'vip' ? 'vipsc' : 'npsc', key, p.shortCircuit, p.sp.affinityTimeout));
 }
