@@ -81,10 +81,15 @@ export const LOOKUPS = {
 } as const satisfies Record<string, { kind: DispatchKind; verdicts: readonly string[] }>;
 export type Lookup = keyof typeof LOOKUPS;
 
-/** The set of `lookup` that holds the frontends given `verdict`: "service-ips-vip-dispatch". */
+/** Lookup -> verdict -> the set holding the frontends given it: "service-ips-vip-dispatch". */
+const LOOKUP_SETS = new Map(Object.entries(LOOKUPS).map(([lookup, { verdicts }]) =>
+  [lookup, new Map(verdicts.map((v) => [v as string, `${lookup}-${v.replace(/^goto /, '')}`]))]));
+
+/** The set of `lookup` that holds the frontends given `verdict`. */
 export function lookupSet(lookup: Lookup, verdict: string): string {
-  if (!(LOOKUPS[lookup].verdicts as readonly string[]).includes(verdict)) throw new Error(`${lookup} gives no verdict "${verdict}"`);
-  return `${lookup}-${verdict.replace(/^goto /, '')}`;
+  const set = LOOKUP_SETS.get(lookup)!.get(verdict);
+  if (set === undefined) throw new Error(`${lookup} gives no verdict "${verdict}"`);
+  return set;
 }
 
 /** The rules of `lookup`, each matching `match` (the packet's key, and what else must hold) against one of its sets. */
