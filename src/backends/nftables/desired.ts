@@ -154,8 +154,8 @@ function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): readonly string[] 
 
 function addPort(b: Recorder, p: PortPolicy): void {
   const { sp } = p;
-  // ids are built from validated names only; nft refuses comments over 128 characters.
-  // A frontend in `lookup`'s set for `verdict`; ids are built from validated names only; nft refuses comments over 128 characters.
+  // A frontend in `lookup`'s set for `verdict`, its comment the port's id: built from validated
+  // names only, and cut to the 128 characters nft takes.
   const to = (lookup: Lookup, key: string, verdict: string) => b.add(lookupSet(lookup, verdict), key, withComment('', sp.id.slice(0, 128)));
   const vipKey = (ip: string) => `${ip} . ${sp.protocol} . ${sp.port}`;
   const npKey = `${sp.protocol} . ${sp.nodePort}`;

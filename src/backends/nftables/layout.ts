@@ -69,7 +69,7 @@ const AFFINITY_SET_SIZE = 1048576;
  * ms per change as verdict-map elements and under 1 ms as set elements; the
  * sets are disjoint, so the verdicts are the map's.
  */
-export const LOOKUPS = {
+const LOOKUPS = {
   'service-ips': { kind: 'vip', verdicts: [`goto ${dispatchChain('vip')}`, 'goto external-local', 'goto external-cluster'] },
   'service-nodeports': { kind: 'np', verdicts: ['goto nodeport-local', 'goto nodeport-cluster'] },
   'external-ips': { kind: 'vip', verdicts: [`goto ${dispatchChain('vip')}`] },
