@@ -12,9 +12,10 @@ export const PROXY_LABEL_SELECTOR = '!service.kubernetes.io/service-proxy-name,!
  * up most of a real object's bytes: cut out of listed objects before parsing.
  * A key is listed only if it means nothing svcrouter reads in any of the kinds.
  */
-const IGNORED_KEYS: ReadonlySet<string> = new Set([
+export const IGNORED_KEYS: ReadonlySet<string> = new Set([
   'managedFields', 'ownerReferences', 'kubectl.kubernetes.io/last-applied-configuration', // metadata
-  'targetRef', // EndpointSlice endpoints
+  'uid', 'creationTimestamp', 'generation', 'generateName', // metadata, small but on every object
+  'targetRef', 'zone', // EndpointSlice endpoints (topology hints are read from "hints")
   'images', 'nodeInfo', 'volumesAttached', 'volumesInUse', // Node status
 ]);
 

@@ -85,33 +85,22 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
     notes.push({ field: `ports[${i}].port`, note: 'is not set: this port is ignored, as in kube-proxy' });
     return [];
   });
-  const endpoints = arr(raw.endpoints, 'endpoints').flatMap((re, i): SliceEndpoint[] => {
-    const f = `endpoints[${i}]`;
-    const e = obj(re, f);
-    const addrs = arr(e.addresses, `${f}.addresses`);
-    if (addrs.length === 0) return []; // kube-proxy skips address-less endpoints too
-    const a = parseIP(addrs[0]);
-    if (!a) throw new FieldError(`${f}.addresses[0]`, `${JSON.stringify(addrs[0])} is not an IP address`);
-    if (a.family !== family) {
-      notes.push({ field: `${f}.addresses[0]`, note: `${JSON.stringify(addrs[0])} is not an ${addressType} address: this endpoint is ignored, as in kube-proxy` });
-      return [];
+  // Field paths are built only for a field that is wrong: at 100k+ endpoints, building them for every field was most of what reading a slice allocated.
+  const endpoints: SliceEndpoint[] = [];
+  const listed = arr(raw.endpoints, 'endpoints');
+  for (let i = 0; i < listed.length; i++) {
+    let e: SliceEndpoint | 'no address' | 'other family';
+    try {
+      e = readEndpoint(listed[i], family, nodeName);
+    } catch (err) {
+      throw err instanceof FieldError ? new FieldError(`endpoints[${i}]${err.field}`, err.reason) : err;
     }
-    const c = obj(e.conditions, `${f}.conditions`);
-    const hints = obj(e.hints, `${f}.hints`);
-    const names = (v: unknown, hf: string) => {
-      const list = arr(v, hf);
-      return list.length === 0 ? NO_HINTS : list.map((h, j) => str(obj(h, `${hf}[${j}]`).name, `${hf}[${j}].name`));
-    };
-    const node = str(e.nodeName, `${f}.nodeName`, '');
-    const zones = names(hints.forZones, `${f}.hints.forZones`);
-    const nodes = names(hints.forNodes, `${f}.hints.forNodes`);
-    const bits = (node !== '' && node === nodeName ? LOCAL : 0) | (node !== '' && node !== nodeName ? REMOTE : 0)
-      // kube-proxy's reading of unset conditions: ready and serving default true.
-      | ((bool(c.ready, `${f}.conditions.ready`) ?? true) ? READY : 0)
-      | ((bool(c.serving, `${f}.conditions.serving`) ?? true) ? SERVING : 0)
-      | ((bool(c.terminating, `${f}.conditions.terminating`) ?? false) ? TERMINATING : 0);
-    return [new SliceEndpoint(a.ip, 0, bits, zones === NO_HINTS && nodes === NO_HINTS ? NONE : { zones, nodes })];
-  });
+    if (e instanceof SliceEndpoint) endpoints.push(e);
+    else if (e === 'other family') {
+      const address = (listed[i] as { addresses: unknown[] }).addresses[0];
+      notes.push({ field: `endpoints[${i}].addresses[0]`, note: `${JSON.stringify(address)} is not an ${addressType} address: this endpoint is ignored, as in kube-proxy` });
+    }
+  }
   const withPorts = ports.map((p) => ({
     name: p.name, protocol: p.protocol, port: p.port,
     endpoints: mergeEndpoints([endpoints.map((e) => e.onPort(p.port))]),
@@ -120,16 +109,46 @@ export function normalizeEndpointSlice(raw: Raw, nodeName: string): SliceResult 
   return { slice: { key: [namespace, name].join('/'), service: [namespace, service].join('/'), family, ports: withPorts }, notes };
 }
 
+/** One endpoint of a slice of `family`. A FieldError's field is relative to the endpoint (".conditions.ready"). */
+function readEndpoint(raw: unknown, family: Family, nodeName: string): SliceEndpoint | 'no address' | 'other family' {
+  const e = obj(raw, '');
+  const addrs = arr(e.addresses, '.addresses');
+  if (addrs.length === 0) return 'no address'; // kube-proxy skips address-less endpoints too
+  const a = parseIP(addrs[0]);
+  if (!a) throw new FieldError('.addresses[0]', `${JSON.stringify(addrs[0])} is not an IP address`);
+  if (a.family !== family) return 'other family';
+  const c = obj(e.conditions, '.conditions');
+  const hints = obj(e.hints, '.hints');
+  const node = str(e.nodeName, '.nodeName', '');
+  const zones = hintNames(hints.forZones, '.hints.forZones');
+  const nodes = hintNames(hints.forNodes, '.hints.forNodes');
+  const bits = (node !== '' && node === nodeName ? LOCAL : 0) | (node !== '' && node !== nodeName ? REMOTE : 0)
+    // kube-proxy's reading of unset conditions: ready and serving default true.
+    | ((bool(c.ready, '.conditions.ready') ?? true) ? READY : 0)
+    | ((bool(c.serving, '.conditions.serving') ?? true) ? SERVING : 0)
+    | ((bool(c.terminating, '.conditions.terminating') ?? false) ? TERMINATING : 0);
+  return new SliceEndpoint(a.ip, 0, bits, zones === NO_HINTS && nodes === NO_HINTS ? NONE : { zones, nodes });
+}
+
+function hintNames(v: unknown, field: string): readonly string[] {
+  const list = arr(v, field);
+  return list.length === 0 ? NO_HINTS : list.map((h, j) => str(obj(h, `${field}[${j}]`).name, `${field}[${j}].name`));
+}
+
 /** kube-proxy's EndpointSliceCache merge: dedupe by ip:port (a local copy wins), sort by "ip:port". */
 export function mergeEndpoints(lists: readonly (readonly Endpoint[])[]): Endpoint[] {
-  const byKey = new Map<string, Endpoint>();
-  for (const list of lists) {
-    for (const ep of list) {
-      const k = endpointKey(ep);
-      if (!byKey.has(k) || ep.isLocal) byKey.set(k, ep);
-    }
+  const keyed: { key: string; e: Endpoint }[] = [];
+  for (const list of lists) for (const e of list) keyed.push({ key: endpointKey(e), e });
+  // Stable: copies of one ip:port stay in the order given, and the first wins unless a later one is local (the last local).
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const out: Endpoint[] = [];
+  for (let i = 0; i < keyed.length; i++) {
+    const { key, e } = keyed[i]!;
+    if (i > 0 && key === keyed[i - 1]!.key) {
+      if (e.isLocal) out[out.length - 1] = e;
+    } else out.push(e);
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+  return out;
 }
 
 function endpointKey(e: { ip: string; port: number }): string {
