@@ -1,6 +1,7 @@
 // `svcrouter run`: load the kubeconfig, start the agent, stop cleanly on
 // SIGTERM/SIGINT leaving the rules in place (a restart must not drop traffic).
-import { KubeConfig } from '@kubernetes/client-node';
+// The class alone, not the package's index (src/cli/bundle.mjs says why).
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/load.js';
