@@ -6,8 +6,8 @@
 // which pulls in every API client, model, watch and exec helper. config.js
 // itself imports the generated API clients for makeApiClient() alone, which
 // svcrouter never calls: that import is replaced by a module whose exports
-// throw. At 10k Services this took 90 ms off the agent's start, and 5 MiB
-// off its RSS (bench/README.md's cold start and settled RSS).
+// throw. At 10k Services that took about 90 ms off the agent's start and
+// 5 MiB off its RSS.
 import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
 
