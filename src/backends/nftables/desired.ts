@@ -154,9 +154,11 @@ function nodePortIPs(cfg: Config, node: NodeInfo, f: Family): readonly string[] 
 
 function addPort(b: Recorder, p: PortPolicy): void {
   const { sp } = p;
-  // A frontend in `lookup`'s set for `verdict`, its comment the port's id: built from validated
-  // names only, and cut to the 128 characters nft takes.
-  const to = (lookup: Lookup, key: string, verdict: string) => b.add(lookupSet(lookup, verdict), key, withComment('', sp.id.slice(0, 128)));
+  // Every frontend element of the port is commented with its id: built from validated names
+  // only, and cut to the 128 characters nft takes.
+  const commented = withComment('', sp.id.slice(0, 128));
+  // A frontend in `lookup`'s set for `verdict`.
+  const to = (lookup: Lookup, key: string, verdict: string) => b.add(lookupSet(lookup, verdict), key, commented);
   const vipKey = (ip: string) => `${ip} . ${sp.protocol} . ${sp.port}`;
   const npKey = `${sp.protocol} . ${sp.nodePort}`;
   const noEndpoint = (v: NoEndpointVerdict) => (v === 'reject' ? 'goto reject-chain' : 'drop');
