@@ -16,6 +16,7 @@
  */
 #define ADDON_NAME "list scanner"
 #include "../kernel/addon.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,29 @@ static int emit(struct result *r, int kind, const char *text, size_t len) {
 
 static int is_space(unsigned char c) { return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09; }
 
+/*
+ * The index of the first quote, backslash or newline in chunk[i, len), or
+ * len: where a string's plain bytes end. Eight bytes at a time, as most of a
+ * list's bytes are such runs; the lowest flagged byte of a word is exact.
+ */
+static size_t string_stop(const unsigned char *chunk, size_t i, size_t len) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w, q, b, n;
+    memcpy(&w, chunk + i, 8);
+    q = w ^ (ones * QUOTE);
+    b = w ^ (ones * BACKSLASH);
+    n = w ^ (ones * 0x0a);
+    uint64_t zero = ((q - ones) & ~q) | ((b - ones) & ~b) | ((n - ones) & ~n);
+    zero &= highs;
+    if (zero) return i + (size_t)(__builtin_ctzll(zero) >> 3);
+  }
+#endif
+  while (i < len && chunk[i] != QUOTE && chunk[i] != BACKSLASH && chunk[i] != 0x0a) i++;
+  return i;
+}
+
 static struct level *top(struct scanner *s) { return s->depth ? &s->levels[s->depth - 1] : NULL; }
 
 static size_t offset(struct scanner *s, size_t i) { return s->out_len + (s->run_start >= 0 ? i - (size_t)s->run_start : 0); }
@@ -102,7 +126,7 @@ static int flush(struct scanner *s, const unsigned char *chunk, size_t end) {
 static void string_start(struct scanner *s, size_t i) {
   s->in_string = 1;
   struct level *l = top(s);
-  if (s->cutting || !l || !l->object || !l->expect_key) return;
+  if (!l || !l->object || !l->expect_key) return;
   s->keying = 1;
   s->key_len = 0;
   s->key_at = offset(s, i);
@@ -185,13 +209,6 @@ static int close_level(struct scanner *s, const unsigned char *chunk, size_t i, 
     return 0;
   }
   size_t depth = s->depth--;
-  if (s->cutting) {
-    if (depth == s->cut_depth + 1) {
-      s->cutting = 0; /* the cut object or array ends here */
-      s->run_start = (long)i + 1;
-    }
-    return 0;
-  }
   struct level *parent = top(s);
   if (parent && parent->object) parent->expect_key = 0;
   if (s->capture == NONE || depth != s->capture_depth) return 0;
@@ -204,7 +221,7 @@ static int close_level(struct scanner *s, const unsigned char *chunk, size_t i, 
 
 static int comma(struct scanner *s, const unsigned char *chunk, size_t i) {
   struct level *l = top(s);
-  if (s->cutting || !l || !l->object) return 0;
+  if (!l || !l->object) return 0;
   l->expect_key = 1;
   if (s->capture == NONE) return 0;
   if (l->drop_comma) {
@@ -217,12 +234,63 @@ static int comma(struct scanner *s, const unsigned char *chunk, size_t i) {
   return 0;
 }
 
+/*
+ * Inside a cut object or array, from chunk[i]: only strings and nesting
+ * matter until it closes, and nothing is copied, so the levels within are
+ * counted, not kept. Returns where the general scan goes on: after the
+ * closing bracket, or len.
+ */
+static size_t skip_cut(struct scanner *s, const unsigned char *chunk, size_t i, size_t len) {
+  while (i < len) {
+    if (s->in_string) {
+      if (s->escape) {
+        s->escape = 0;
+        i++;
+        continue;
+      }
+      i = string_stop(chunk, i, len);
+      if (i == len) break;
+      unsigned char c = chunk[i++];
+      if (c == QUOTE) s->in_string = 0;
+      else if (c == BACKSLASH) s->escape = 1;
+      else if (s->events) break; /* a newline: the general scan names the error */
+      continue;
+    }
+    unsigned char c = chunk[i];
+    if (c == QUOTE) s->in_string = 1;
+    else if (c == OPEN_OBJ || c == OPEN_ARR) s->depth++;
+    else if (c == CLOSE_OBJ || c == CLOSE_ARR) {
+      if (--s->depth == s->cut_depth) {
+        s->cutting = 0; /* the cut object or array ends here */
+        s->run_start = (long)i + 1;
+        return i + 1;
+      }
+    } else if (c == 0x0a && s->events) break;
+    i++;
+  }
+  return i;
+}
+
 static int scan(struct scanner *s, const unsigned char *chunk, size_t len, struct result *r) {
   s->run_start = s->capture != NONE && !s->cutting ? 0 : -1;
   for (size_t i = 0; i < len && !s->error; i++) {
-    /* Most bytes are inside strings that are not keys, where only a quote, a backslash or a newline means anything. */
-    if (s->in_string && !s->escape && !s->keying) {
-      while (i < len && chunk[i] != QUOTE && chunk[i] != BACKSLASH && chunk[i] != 0x0a) i++;
+    if (s->cutting && s->cut_kind == CONTAINER) {
+      i = skip_cut(s, chunk, i, len);
+      if (i == len) break;
+      if (s->cutting) { /* a newline in an event */
+        s->error = "an event ends before its line does";
+        break;
+      }
+    }
+    /* Most bytes are inside strings, where only a quote, a backslash or a newline means anything. */
+    if (s->in_string && !s->escape) {
+      size_t end = string_stop(chunk, i, len);
+      if (s->keying) {
+        size_t n = end - i;
+        if (s->key_len < s->key_room) memcpy(s->key + s->key_len, chunk + i, n < s->key_room - s->key_len ? n : s->key_room - s->key_len);
+        s->key_len += n;
+      }
+      i = end;
       if (i == len) break;
     }
     unsigned char c = chunk[i];

@@ -46,6 +46,8 @@ const value = fc.letrec((tie) => ({
   node: fc.oneof({ depthSize: 'small' },
     fc.jsonValue({ maxDepth: 0 }),
     fc.string(),
+    // Longer than the scan's word, with any code point: quotes, backslashes and escapes at every offset.
+    fc.string({ unit: 'binary', minLength: 7, maxLength: 40 }),
     fc.array(tie('node'), { maxLength: 4 }),
     fc.dictionary(key, tie('node'), { maxKeys: 5 })),
 })).node;
@@ -90,6 +92,9 @@ describe('ListScanner', () => {
     // A line cut short, as the line after it arrives: malformed at once, not read on into the next event.
     expect(() => scanEvents('{"type":"MODIFIED","object":{"endpoints":[{"addr\n{"type":"ADDED","object":{}}\n', [])).toThrow(/ends before its line/);
     expect(() => scanEvents('{"type":"MODIFIED","object":{"a":1\n{"type":"ADDED","object":{}}\n', [20])).toThrow(/ends before its line/);
+    // So too inside a dropped pair, which is skipped, not read: in one of its strings, or between its values.
+    expect(() => scanEvents('{"type":"MODIFIED","object":{"managedFields":[{"f:spec":"abcdefghij\n{"type":"ADDED","object":{}}\n', [])).toThrow(/ends before its line/);
+    expect(() => scanEvents('{"type":"MODIFIED","object":{"managedFields":[{"f:spec":{}},\n{"type":"ADDED","object":{}}\n', [40])).toThrow(/ends before its line/);
   });
 
   it('refuses what is not a list of objects, or ends early', () => {
