@@ -90,7 +90,8 @@ export class ElementStream {
   bytes = 0;
   requests = 0;
   transactions = 0;
-  private readonly open = new Map<string, { family: NftFamily; set: string; elements: AttributeWriter }>();
+  /** Each family's sets' open requests: looked up per element, so by two maps, not by a key string made each time. */
+  private readonly open = new Map<NftFamily, Map<string, { encoder: ElementEncoder; elements: AttributeWriter }>>();
   /** A request filled by the last add(), to queue. */
   private filled: Request | undefined;
   private ready: Request[] = [];
@@ -99,14 +100,17 @@ export class ElementStream {
 
   /** Encodes an element into its set's open request; false (nothing written) when nft must write it. */
   add(family: NftFamily, set: string, decl: string, key: string, value: string): boolean {
-    const encoder = encoderFor(decl);
-    if (!encoder) return false;
-    const id = `${family} ${set}`;
-    let r = this.open.get(id);
-    if (!r) this.open.set(id, (r = { family, set, elements: new AttributeWriter() }));
-    if (!encode(encoder, r.elements, 'add', key, value)) return false;
+    let sets = this.open.get(family);
+    if (!sets) this.open.set(family, (sets = new Map()));
+    let r = sets.get(set);
+    if (!r) {
+      const encoder = encoderFor(decl);
+      if (!encoder) return false;
+      sets.set(set, (r = { encoder, elements: new AttributeWriter() }));
+    }
+    if (!encode(r.encoder, r.elements, 'add', key, value)) return false;
     if (r.elements.length >= REQUEST_BYTES) {
-      this.open.delete(id);
+      sets.delete(set);
       this.filled = newElementsRequest(family, TABLE, set, r.elements.bytes());
     }
     return true;
@@ -121,7 +125,7 @@ export class ElementStream {
 
   /** Sends what is left; resolves once every transaction is committed. */
   async finish(): Promise<void> {
-    for (const r of this.open.values()) await this.queue(newElementsRequest(r.family, TABLE, r.set, r.elements.bytes()));
+    for (const [family, sets] of this.open) for (const [set, r] of sets) await this.queue(newElementsRequest(family, TABLE, set, r.elements.bytes()));
     this.open.clear();
     if (this.ready.length > 0) await this.send();
     await this.inFlight;
