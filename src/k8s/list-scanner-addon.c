@@ -238,7 +238,7 @@ static int comma(struct scanner *s, const unsigned char *chunk, size_t i) {
  * Inside a cut object or array, from chunk[i]: only strings and nesting
  * matter until it closes, and nothing is copied, so the levels within are
  * counted, not kept. Returns where the general scan goes on: after the
- * closing bracket, or len.
+ * closing bracket, at a newline in an event (still cutting), or len.
  */
 static size_t skip_cut(struct scanner *s, const unsigned char *chunk, size_t i, size_t len) {
   while (i < len) {
@@ -250,10 +250,11 @@ static size_t skip_cut(struct scanner *s, const unsigned char *chunk, size_t i, 
       }
       i = string_stop(chunk, i, len);
       if (i == len) break;
-      unsigned char c = chunk[i++];
+      unsigned char c = chunk[i];
+      if (c == 0x0a && s->events) break; /* at the newline: the general scan names the error */
+      i++;
       if (c == QUOTE) s->in_string = 0;
       else if (c == BACKSLASH) s->escape = 1;
-      else if (s->events) break; /* a newline: the general scan names the error */
       continue;
     }
     unsigned char c = chunk[i];
@@ -265,7 +266,7 @@ static size_t skip_cut(struct scanner *s, const unsigned char *chunk, size_t i, 
         s->run_start = (long)i + 1;
         return i + 1;
       }
-    } else if (c == 0x0a && s->events) break;
+    } else if (c == 0x0a && s->events) break; /* as above */
     i++;
   }
   return i;
@@ -277,10 +278,6 @@ static int scan(struct scanner *s, const unsigned char *chunk, size_t len, struc
     if (s->cutting && s->cut_kind == CONTAINER) {
       i = skip_cut(s, chunk, i, len);
       if (i == len) break;
-      if (s->cutting) { /* a newline in an event */
-        s->error = "an event ends before its line does";
-        break;
-      }
     }
     /* Most bytes are inside strings, where only a quote, a backslash or a newline means anything. */
     if (s->in_string && !s->escape) {
