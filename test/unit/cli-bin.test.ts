@@ -4,7 +4,7 @@
 // reuses the link, so only an executable bin survives a rebuild).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -52,6 +52,15 @@ describe('npx svcrouter', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(npx(DUMP).out);
     rmSync(image, { recursive: true, force: true });
+  });
+
+  it("leaves out whatwg-url, which node-fetch would take only where Node has no URL of its own", () => {
+    const bin = readFileSync(join(work, 'dist/cli/main.js'), 'utf8');
+    // Booleans, not the bin itself: a failure should not print 800 kB.
+    expect(bin.includes('node_modules/node-fetch/lib/index.js')).toBe(true);
+    expect(/Url\.URL\s*\|\|\s*whatwgUrl\.URL/.test(bin)).toBe(true);
+    expect(bin.includes('node_modules/whatwg-url/')).toBe(false);
+    expect(bin.includes('node_modules/tr46/')).toBe(false);
   });
 
   it('prints its version with --version and version, as kube-proxy --version does', () => {
