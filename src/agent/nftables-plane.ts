@@ -54,7 +54,7 @@ export class NftablesPlane implements DataPlane {
    * node's first start: new-tables.ts), else replaced in one transaction.
    */
   private async replace(all: () => Iterable<PortPolicy>, rendering: { ms: number }, whole: (m: RenderMode) => Iterable<string>): Promise<Applied> {
-    const sources = this.tables.sources(all).map((t) => ({ ...t, elements: () => timed(t.elements()[Symbol.iterator](), rendering) }));
+    const sources = this.tables.sources(all).map((t) => ({ ...t, elementGroups: () => timed(t.elementGroups()[Symbol.iterator](), rendering) }));
     const created = await createTables(sources).catch((e: Error) => {
       this.log.warn({ err: e.message }, 'creating the tables in steps failed; replacing them in one transaction');
       return undefined;

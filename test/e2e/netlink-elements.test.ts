@@ -33,7 +33,10 @@ async function createIn(ns: string, tables: readonly NftTable[], times = 1): Pro
     import { NftInspector } from '${process.cwd()}/dist/kernel/nftables/inspector.js';
     import { readFileSync } from 'node:fs';
     const tables = JSON.parse(readFileSync(0, 'utf8'));
-    const sources = tables.map((t) => ({ family: t.family, sets: t.sets, chains: t.chains, elements: () => t.elements }));
+    // Elements come in groups, as contributions give them: here of 7, so groups straddle sets and datagrams.
+    const sources = tables.map((t) => ({ family: t.family, sets: t.sets, chains: t.chains, *elementGroups() {
+      for (let i = 0; i < t.elements.length; i += 7) yield t.elements.slice(i, i + 7);
+    } }));
     const inspector = NftInspector.open();
     const results = [], generations = [];
     for (let i = 0; i < ${times}; i++) {

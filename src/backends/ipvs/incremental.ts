@@ -124,9 +124,9 @@ export class IncrementalIpvs implements VirtualServerIndex {
     const contributions = () => this.contributions(f);
     return {
       family: store.family, sets, chains,
-      *elements() {
-        for (const c of contributions()) for (const e of c.elements) if (!HELPER_SHARED_SETS.includes(e[0])) yield e;
-        yield* store.sharedElements();
+      *elementGroups() {
+        for (const c of contributions()) yield c.elements.filter(([set]) => !HELPER_SHARED_SETS.includes(set));
+        yield [...store.sharedElements()];
       },
     };
   }

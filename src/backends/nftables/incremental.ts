@@ -90,11 +90,11 @@ export class IncrementalTables {
     const base = this.bases.get(f)?.c;
     return {
       family: store.family, sets, chains,
-      *elements() {
+      *elementGroups() {
         const own = (c: Contribution) => c.elements.filter(([set]) => !SHARED_SETS.includes(set));
-        if (base) yield* own(base);
-        for (const p of policies()) if (p.sp.family === f) yield* own(portContribution(p));
-        yield* store.sharedElements();
+        if (base) yield own(base);
+        for (const p of policies()) if (p.sp.family === f) yield own(portContribution(p));
+        yield [...store.sharedElements()];
       },
     };
   }

@@ -7,12 +7,18 @@ import { elementText, TABLE, type Chain, type NftFamily, type NftTable } from '.
 /** Elements per "add element" command: keeps each command's netlink batch modest. */
 const ELEMENTS_PER_COMMAND = 1000;
 
+export type Element = readonly [set: string, key: string, value: string];
+
 /** One family's table as a script needs it: declarations, chains, and every element in any order. */
 export interface TableSource {
   readonly family: NftFamily;
   readonly sets: Iterable<readonly [name: string, decl: string]>;
   readonly chains: Iterable<readonly [name: string, chain: Chain]>;
-  elements(): Iterable<readonly [set: string, key: string, value: string]>;
+  /**
+   * Every element, in groups (a contribution's, say): 200k+ elements at 10k
+   * Services, so a generator steps, and a full render is timed, per group.
+   */
+  elementGroups(): Iterable<readonly Element[]>;
 }
 
 /**
@@ -37,8 +43,8 @@ export function renderTables(tables: readonly NftTable[], mode: RenderMode = 're
 function tableSource(t: NftTable): TableSource {
   return {
     family: t.family, sets: t.sets, chains: t.chains,
-    *elements() {
-      for (const [set, elems] of t.elements) for (const [k, v] of elems) yield [set, k, v];
+    *elementGroups() {
+      for (const [set, elems] of t.elements) yield [...elems].map(([k, v]): Element => [set, k, v]);
     },
   };
 }
@@ -64,13 +70,15 @@ function* tableLines(t: TableSource, mode: RenderMode): Generator<string> {
   if (mode === 'reassert-rules') return;
   // Elements arrive in any order; each set's are written a command at a time.
   const pending = new Map<string, string[]>();
-  for (const [set, key, value] of t.elements()) {
-    let batch = pending.get(set);
-    if (!batch) pending.set(set, (batch = []));
-    batch.push(elementText(key, value));
-    if (batch.length === ELEMENTS_PER_COMMAND) {
-      yield elementCommand('add', tbl, set, batch);
-      batch.length = 0;
+  for (const group of t.elementGroups()) {
+    for (const [set, key, value] of group) {
+      let batch = pending.get(set);
+      if (!batch) pending.set(set, (batch = []));
+      batch.push(elementText(key, value));
+      if (batch.length === ELEMENTS_PER_COMMAND) {
+        yield elementCommand('add', tbl, set, batch);
+        batch.length = 0;
+      }
     }
   }
   for (const [set, batch] of pending) if (batch.length > 0) yield elementCommand('add', tbl, set, batch);

@@ -28,15 +28,17 @@ export async function createTables(sources: readonly TableSource[]): Promise<App
   for (const t of sources) {
     const decls = new Map(t.sets);
     const texts = new Map<string, string[]>();
-    for (const [set, key, value] of t.elements()) {
-      if (stream.add(t.family, set, decls.get(set) ?? '', key, value)) {
-        const sending = stream.full();
-        if (sending) await sending;
-        continue;
+    for (const group of t.elementGroups()) {
+      for (const [set, key, value] of group) {
+        if (stream.add(t.family, set, decls.get(set) ?? '', key, value)) {
+          const sending = stream.full();
+          if (sending) await sending;
+          continue;
+        }
+        let list = texts.get(set);
+        if (!list) texts.set(set, (list = []));
+        list.push(elementText(key, value));
       }
-      let list = texts.get(set);
-      if (!list) texts.set(set, (list = []));
-      list.push(elementText(key, value));
     }
     for (const [set, list] of texts) pushElements(byNft, 'add', `${t.family} ${TABLE}`, set, list);
   }
