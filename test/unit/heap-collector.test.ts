@@ -9,7 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 function counting() {
   const count = { collections: 0, trims: 0 };
-  return { count, access: { gc: () => void count.collections++, trim: () => void count.trims++ } };
+  const slowed = { times: 0, collectionsBefore: -1 };
+  const growSlowly = () => {
+    slowed.times++;
+    slowed.collectionsBefore = count.collections;
+  };
+  return { count, slowed, access: { gc: () => void count.collections++, trim: () => void count.trims++, growSlowly } };
 }
 
 describe('HeapCollector', () => {
@@ -73,14 +78,31 @@ describe('HeapCollector', () => {
     c.stop();
   });
 
+  it('has V8 grow the heap slowly from the first whole rewrite on, just before collecting it', () => {
+    const { count, slowed, access } = counting();
+    const c = new HeapCollector(access);
+    c.collect();
+    for (let k = 0; k < BURST_COMMITS; k++) c.changed();
+    vi.advanceTimersByTime(QUIET_MS);
+    expect(slowed.times).toBe(0);
+    c.rewritten();
+    // Set before the collection, which then sets the next limit by it.
+    expect(slowed).toEqual({ times: 1, collectionsBefore: 2 });
+    expect(count.collections).toBe(3);
+    c.rewritten();
+    expect(slowed.times).toBe(1);
+    c.stop();
+  });
+
   it('does nothing without a gc, and nothing after stop', () => {
-    let trims = 0;
-    const none = new HeapCollector({ gc: undefined, trim: () => void trims++ });
+    let trims = 0, slowed = 0;
+    const none = new HeapCollector({ gc: undefined, trim: () => void trims++, growSlowly: () => void slowed++ });
     none.collect();
     none.rewritten();
     for (let k = 0; k < BURST_COMMITS; k++) none.changed();
     expect(vi.getTimerCount()).toBe(0);
     expect(trims).toBe(0);
+    expect(slowed).toBe(0);
     const { count, access } = counting();
     const c = new HeapCollector(access);
     for (let k = 0; k < BURST_COMMITS; k++) c.changed();
