@@ -18,30 +18,25 @@ import { build } from 'esbuild';
 
 const OUT = 'dist/cli/main.js';
 
+/** An esbuild plugin resolving an import matching `specifier`, from a file matching `importer` (and from no other), to a module of `contents`. */
+function replaceImport(name, importer, specifier, contents) {
+  return {
+    name,
+    setup(b) {
+      b.onResolve({ filter: specifier }, (a) => importer.test(a.importer) ? { path: name, namespace: name } : undefined);
+      b.onLoad({ filter: /.*/, namespace: name }, () => ({ loader: 'js', contents }));
+    },
+  };
+}
+
 /** client-node's generated API clients, as config.js imports them, in place of which makeApiClient() throws. */
-const noApiClients = {
-  name: 'no-api-clients',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/gen\/index\.js$/ }, (a) =>
-      /@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/.test(a.importer) ? { path: 'api-clients', namespace: 'svcrouter-omitted' } : undefined);
-    b.onLoad({ filter: /.*/, namespace: 'svcrouter-omitted' }, () => ({
-      loader: 'js',
-      contents: `const omitted = () => { throw new Error("svcrouter's bundle has no Kubernetes API clients (KubeConfig.makeApiClient)"); };
-        export const createConfiguration = omitted;
-        export class ServerConfiguration { constructor() { omitted(); } }`,
-    }));
-  },
-};
+const noApiClients = replaceImport('no-api-clients', /@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/, /^\.\/gen\/index\.js$/,
+  `const omitted = () => { throw new Error("svcrouter's bundle has no Kubernetes API clients (KubeConfig.makeApiClient)"); };
+  export const createConfiguration = omitted;
+  export class ServerConfiguration { constructor() { omitted(); } }`);
 
 /** whatwg-url, as node-fetch imports it for its fallback URL, in place of which it finds none and takes Node's. */
-const noWhatwgUrl = {
-  name: 'no-whatwg-url',
-  setup(b) {
-    b.onResolve({ filter: /^whatwg-url$/ }, (a) =>
-      /node-fetch[\\/]lib[\\/]index\.js$/.test(a.importer) ? { path: 'whatwg-url', namespace: 'svcrouter-unused' } : undefined);
-    b.onLoad({ filter: /.*/, namespace: 'svcrouter-unused' }, () => ({ loader: 'js', contents: 'module.exports = {};' }));
-  },
-};
+const noWhatwgUrl = replaceImport('no-whatwg-url', /node-fetch[\\/]lib[\\/]index\.js$/, /^whatwg-url$/, 'module.exports = {};');
 
 await build({
   entryPoints: ['src/cli/main.ts'],

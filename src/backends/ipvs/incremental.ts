@@ -15,7 +15,7 @@ import { needsFwmark, portIpvsContribution, type FamilyContext, type IpvsContrib
 import { baseHelperContribution, familyContext, type HostAddresses } from './family.js';
 import { FwmarkAllocator } from './fwmarks.js';
 import { serviceArg, type IpvsPlan, type VirtualServer } from './model.js';
-import { compareArgs, HELPER_SHARED_SETS, IpvsStore } from './store.js';
+import { compareArgs, IpvsStore } from './store.js';
 import type { TableStore } from '../nftables/table-store.js';
 import type { VirtualServerIndex } from './lookup.js';
 
@@ -125,7 +125,7 @@ export class IncrementalIpvs implements VirtualServerIndex {
     return {
       family: store.family, sets, chains,
       *elementGroups() {
-        for (const c of contributions()) yield c.elements.filter(([set]) => !HELPER_SHARED_SETS.includes(set));
+        for (const c of contributions()) yield store.ownElements(c);
         yield [...store.sharedElements()];
       },
     };

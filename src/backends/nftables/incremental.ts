@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.js';
 import { FAMILIES, type Family, type ProxyState } from '../../state/types.js';
 import type { PolicyChange, PortPolicy } from '../../policy/port-policy.js';
 import { baseContribution, portContribution, type Contribution } from './desired.js';
-import { familyNames, SHARED_SETS } from './layout.js';
+import { familyNames } from './layout.js';
 import type { Plan } from './plan.js';
 import { scriptLines, type RenderMode, type TableSource } from './render.js';
 import { TableStore } from './table-store.js';
@@ -91,9 +91,8 @@ export class IncrementalTables {
     return {
       family: store.family, sets, chains,
       *elementGroups() {
-        const own = (c: Contribution) => c.elements.filter(([set]) => !SHARED_SETS.includes(set));
-        if (base) yield own(base);
-        for (const p of policies()) if (p.sp.family === f) yield own(portContribution(p));
+        if (base) yield store.ownElements(base);
+        for (const p of policies()) if (p.sp.family === f) yield store.ownElements(portContribution(p));
         yield [...store.sharedElements()];
       },
     };

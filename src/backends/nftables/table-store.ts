@@ -58,6 +58,11 @@ export class TableStore {
     return { family: this.family, chains: new Map([...this.chains.keys()].map((name) => [name, this.chain(name)!.rules.length])), sets: [...this.sets.keys()] };
   }
 
+  /** The elements `c` alone gives: those of every set but the shared ones (which sharedElements gives). */
+  ownElements(c: Contribution): Contribution['elements'] {
+    return c.elements.filter(([set]) => !this.shared.has(set));
+  }
+
   /** The elements of the shared sets (the others come from their contributions). */
   *sharedElements(): Generator<[set: string, key: string, value: string]> {
     for (const [set, keys] of this.shared) if (this.sets.has(set)) for (const key of keys.keys()) yield [set, key, ''];
