@@ -1,14 +1,20 @@
 /*
  * A raw AF_NETLINK socket for Node: open, send a datagram, receive datagrams,
  * close. Nothing else: every message is built and parsed in TypeScript
- * (src/kernel/netlink/). Sending runs on the libuv thread pool too, because
- * the kernel handles a netlink request inside sendmsg (a batch of a thousand
- * IPVS changes is real work), and a receive blocks until the kernel answers;
- * neither may hold up the event loop.
+ * (src/kernel/netlink/). Sending runs on the libuv thread pool, because the
+ * kernel handles a netlink request inside sendmsg (a batch of a thousand
+ * IPVS changes is real work), and so does a receive that must wait for the
+ * kernel: neither may hold up the event loop. Each trip through the pool
+ * costs two thread hand-offs (about 0.1 ms each here, and several ms when a
+ * core is busy), so where the kernel's work is known to be small the caller
+ * sends inline, and replies already queued (the kernel answers inside
+ * sendmsg, and makes a dump's next part inside recvmsg) are taken inline.
  *
  *   const sock = addon.open(protocol, netnsPath?);  // throws Error with .errno
  *   addon.send(sock, buffer, (err) => ...);
+ *   addon.sendNow(sock, buffer);                    // throws Error with .errno
  *   addon.receive(sock, (err, buffer) => ...);  // one or more datagrams, end to end
+ *   addon.receiveNow(sock);                         // the same, or undefined if none is queued
  *   addon.close(sock);
  *
  * The JS side runs one operation per socket at a time.
@@ -149,37 +155,44 @@ static struct nlsock *get_sock(napi_env env, napi_value value) {
   return s;
 }
 
+/* One datagram to the kernel: 0, or an errno. */
+static int send_to_kernel(int fd, const void *data, size_t len) {
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t n;
+  do n = sendto(fd, data, len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? errno : 0;
+}
+
+/* Datagrams into buf (RECEIVE_CHUNK bytes), end to end, setting *len: the
+ * first waits unless `wait` is 0, the rest are taken only if queued. 0, or an
+ * errno (EAGAIN: nothing was queued and `wait` is 0). */
+static int receive_into(int fd, char *buf, size_t *len, int wait) {
+  *len = 0;
+  while (*len + MAX_DATAGRAM <= RECEIVE_CHUNK) {
+    size_t room = RECEIVE_CHUNK - *len;
+    /* MSG_TRUNC: the result is the datagram's real length, so a cut one is seen. */
+    ssize_t n = recv(fd, buf + *len, room, MSG_TRUNC | (*len || !wait ? MSG_DONTWAIT : 0));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && *len && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return errno == EWOULDBLOCK ? EAGAIN : errno;
+    if ((size_t)n > room) return EMSGSIZE;
+    *len += (size_t)n;
+  }
+  return 0;
+}
+
 static void execute_send(napi_env env, void *data) {
   (void)env;
   struct job *j = data;
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  ssize_t n;
-  do n = sendto(j->fd, j->data, j->len, 0, (struct sockaddr *)&kernel, sizeof kernel);
-  while (n < 0 && errno == EINTR);
-  j->err = n < 0 ? errno : 0;
+  j->err = send_to_kernel(j->fd, j->data, j->len);
 }
 
 static void execute_receive(napi_env env, void *data) {
   (void)env;
   struct job *j = data;
   j->data = malloc(RECEIVE_CHUNK);
-  if (!j->data) {
-    j->err = ENOMEM;
-    return;
-  }
-  j->len = 0;
-  while (j->len + MAX_DATAGRAM <= RECEIVE_CHUNK) {
-    size_t room = RECEIVE_CHUNK - j->len;
-    /* MSG_TRUNC: the result is the datagram's real length, so a cut one is seen. */
-    ssize_t n = recv(j->fd, j->data + j->len, room, MSG_TRUNC | (j->len ? MSG_DONTWAIT : 0));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && j->len && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0 || (size_t)n > room) {
-      j->err = n < 0 ? errno : EMSGSIZE;
-      return;
-    }
-    j->len += (size_t)n;
-  }
+  j->err = j->data ? receive_into(j->fd, j->data, &j->len, 1) : ENOMEM;
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
@@ -240,6 +253,51 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) { return 
 
 static napi_value receive_datagrams(napi_env env, napi_callback_info info) { return queue(env, info, 0); }
 
+/* sendNow(sock, buffer): the send on the event loop, for requests whose kernel work is small. */
+static napi_value send_now(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *bytes;
+  size_t len;
+  if (argc != 2 || napi_get_buffer_info(env, argv[1], &bytes, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendNow(sock, buffer)");
+    return NULL;
+  }
+  struct nlsock *s = get_sock(env, argv[0]);
+  if (!s) return NULL;
+  int err = send_to_kernel(s->fd, bytes, len);
+  if (err) napi_throw(env, errno_error(env, "netlink send", err));
+  return NULL;
+}
+
+/* receiveNow(sock): the datagrams already queued, end to end, or undefined if there are none. */
+static napi_value receive_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct nlsock *s = argc == 1 ? get_sock(env, argv[0]) : NULL;
+  if (!s) {
+    if (argc != 1) napi_throw_type_error(env, NULL, "receiveNow(sock)");
+    return NULL;
+  }
+  char *buf = malloc(RECEIVE_CHUNK);
+  if (!buf) {
+    napi_throw_error(env, NULL, "netlink addon: out of memory");
+    return NULL;
+  }
+  size_t len;
+  int err = receive_into(s->fd, buf, &len, 0);
+  if (!err) napi_create_buffer_copy(env, len, buf, NULL, &result);
+  free(buf);
+  if (err == EAGAIN) napi_get_undefined(env, &result);
+  else if (err) {
+    napi_throw(env, errno_error(env, "netlink receive", err));
+    return NULL;
+  }
+  return result;
+}
+
 static napi_value close_socket(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -253,8 +311,8 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   const napi_property_descriptor fns[] = {
-      FUNCTION("open", open_socket), FUNCTION("send", send_datagram),
-      FUNCTION("receive", receive_datagrams), FUNCTION("close", close_socket),
+      FUNCTION("open", open_socket), FUNCTION("send", send_datagram), FUNCTION("sendNow", send_now),
+      FUNCTION("receive", receive_datagrams), FUNCTION("receiveNow", receive_now), FUNCTION("close", close_socket),
   };
   DEFINE(env, exports, fns);
   return exports;

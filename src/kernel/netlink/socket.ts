@@ -10,8 +10,21 @@ export const NETLINK_GENERIC = 16;
 interface Addon {
   open(protocol: number, netns?: string): object;
   send(sock: object, bytes: Buffer, done: (err: AddonError | null) => void): void;
+  /** Throws an AddonError. */
+  sendNow(sock: object, bytes: Buffer): void;
   receive(sock: object, done: (err: AddonError | null, data?: Buffer) => void): void;
+  /** What is queued, or undefined if nothing is; throws an AddonError. */
+  receiveNow(sock: object): Buffer | undefined;
   close(sock: object): void;
+}
+
+/**
+ * `inline`: the kernel's work for these requests is small (a generation
+ * read, one sync's element changes), so they are sent from the event loop,
+ * sparing the thread pool's hand-offs (netlink-addon.c).
+ */
+export interface ExchangeOptions {
+  readonly inline?: boolean;
 }
 
 type AddonError = Error & { errno?: number };
@@ -54,8 +67,8 @@ export class NetlinkSocket {
    * per request, in order. A request the kernel refuses has its errno in its
    * reply; only a failing socket rejects.
    */
-  exchange(requests: readonly Request[]): Promise<Reply[]> {
-    const run = this.queue.then(() => this.run(requests));
+  exchange(requests: readonly Request[], options: ExchangeOptions = {}): Promise<Reply[]> {
+    const run = this.queue.then(() => this.run(requests, options));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -64,8 +77,8 @@ export class NetlinkSocket {
    * Sends one transaction (frameBatch) and resolves with one reply per
    * request, in order; when the kernel refused any, it committed none.
    */
-  transaction(begin: Request, requests: readonly Request[], end: Request): Promise<Reply[]> {
-    const run = this.queue.then(() => this.roundTrip(frameBatch(begin, requests, end, () => this.nextSeq())));
+  transaction(begin: Request, requests: readonly Request[], end: Request, options: ExchangeOptions = {}): Promise<Reply[]> {
+    const run = this.queue.then(() => this.roundTrip(frameBatch(begin, requests, end, () => this.nextSeq()), options));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -76,16 +89,18 @@ export class NetlinkSocket {
     this.addon.close(this.handle);
   }
 
-  private async run(requests: readonly Request[]): Promise<Reply[]> {
+  private async run(requests: readonly Request[], options: ExchangeOptions): Promise<Reply[]> {
     const replies: Reply[] = [];
-    for (const d of frameDatagrams(requests, () => this.nextSeq())) replies.push(...await this.roundTrip(d));
+    for (const d of frameDatagrams(requests, () => this.nextSeq())) replies.push(...await this.roundTrip(d, options));
     return replies;
   }
 
-  private async roundTrip(d: Datagram): Promise<Reply[]> {
-    await this.send(d.bytes);
+  /** Replies the kernel has queued by the time the send returns are taken at once; only for more is the pool waited on. */
+  private async roundTrip(d: Datagram, { inline = false }: ExchangeOptions): Promise<Reply[]> {
+    if (inline) this.sendNow(d.bytes);
+    else await this.send(d.bytes);
     const collector = new ReplyCollector(d.seqs);
-    while (!collector.complete) collector.add(await this.receive());
+    while (!collector.complete) collector.add(this.receiveNow() ?? await this.receive());
     return collector.replies();
   }
 
@@ -98,6 +113,22 @@ export class NetlinkSocket {
     return new Promise((resolve, reject) => {
       this.addon.send(this.handle, bytes, (err) => (err ? reject(failure('send netlink requests', err)) : resolve()));
     });
+  }
+
+  private sendNow(bytes: Buffer): void {
+    try {
+      this.addon.sendNow(this.handle, bytes);
+    } catch (e) {
+      throw failure('send netlink requests', e as AddonError);
+    }
+  }
+
+  private receiveNow(): Buffer | undefined {
+    try {
+      return this.addon.receiveNow(this.handle);
+    } catch (e) {
+      throw failure('receive netlink replies', e as AddonError);
+    }
   }
 
   private receive(): Promise<Buffer> {

@@ -28,9 +28,13 @@ function netfilterSocket(): NetlinkSocket {
   return socket;
 }
 
-/** One transaction; rejects, the kernel having committed none of it, if it refused any request. */
-async function commit(requests: readonly Request[]): Promise<void> {
-  const replies = await netfilterSocket().transaction(markers.begin, requests, markers.end);
+/**
+ * One transaction; rejects, the kernel having committed none of it, if it
+ * refused any request. `inline`: small enough to send from the event loop
+ * (one sync's changes), not a new table's datagram, encoded while the last commits.
+ */
+async function commit(requests: readonly Request[], inline: boolean): Promise<void> {
+  const replies = await netfilterSocket().transaction(markers.begin, requests, markers.end, { inline });
   const refused = replies.find((r) => r.errno !== 0);
   if (refused) throw new NetlinkError(`change set elements of the ${TABLE} tables`, refused.errno);
 }
@@ -63,7 +67,7 @@ export async function writeElementChanges(changes: readonly ElementChange[]): Pr
   }
   if (bytes > MAX_DATAGRAM_BYTES) return undefined;
   if (requests.length === 0) return { bytes: 0, operations: 0, transactions: 0 };
-  await commit(requests);
+  await commit(requests, true);
   return { bytes, operations: requests.length, transactions: 1 };
 }
 
@@ -147,7 +151,7 @@ export class ElementStream {
     this.ready = [];
     this.readyBytes = 0;
     await this.inFlight;
-    this.inFlight = commit(requests);
+    this.inFlight = commit(requests, false);
     this.inFlight.catch(() => undefined); // the next send or finish() takes the failure
   }
 }

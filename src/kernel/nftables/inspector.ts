@@ -31,7 +31,7 @@ export class NftInspector {
 
   /** The ruleset generation: it moves with every committed transaction, anyone's. */
   async generation(): Promise<number> {
-    const [reply] = await this.socket.exchange([generationRequest()]);
+    const [reply] = await this.socket.exchange([generationRequest()], { inline: true });
     if (reply!.errno) throw new NetlinkError('read the nftables generation', reply!.errno);
     return decodeGeneration(reply!.messages[0]!);
   }
