@@ -58,6 +58,7 @@ function agentTable(sizes: readonly SizeResult[], objects: BenchResult['agentObj
     ...CHANGE_KINDS.flatMap(([kind, name]) => [
       row(`${name}: median / p99 (ms)`, change(kind, (c) => pair(ms(c.medianMs), ms(c.p99Ms)) + (c.samples < c.requested ? ` (${c.samples} of ${c.requested})` : ''))),
       row('  agent commitMs, median (ms)', change(kind, (c) => ms(c.commitMsMedian))),
+      row('  API server write, not counted: p99 (ms)', change(kind, (c) => ms(c.apiWriteMsP99))),
       row('  transaction bytes / operations', change(kind, (c) => pair(fixed(c.bytesMedian, 0), fixed(c.operationsMedian, 0)))),
     ]),
     row('nft -f of one element: add / delete (ms)', (a) => { const e = get(a.nftElement); return e ? pair(ms(e.addMs), ms(e.deleteMs)) : DASH; }),
